@@ -1,0 +1,310 @@
+// Command nurture is the Nurture server and its administration commands.
+// It is the only place that knows every package: it reads configuration,
+// wires the store, the engine and the HTTP handler, and handles signals.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+	_ "time/tzdata" // IANA zones even on machines without /usr/share/zoneinfo
+
+	"github.com/alecthomas/kong"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/store"
+	"github.com/nurturehq/nurture/internal/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Globals are the flags every command that touches the database shares.
+type Globals struct {
+	DataDir  string `name:"data-dir" env:"NURTURE_DATA_DIR" default:"nurture-data" help:"Directory of the SQLite database (ignored with --database)."`
+	Database string `name:"database" env:"NURTURE_DATABASE_URL" help:"PostgreSQL URL (postgres://…). Empty: SQLite in --data-dir."`
+
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (g *Globals) storeConfig(log *slog.Logger) store.Config {
+	return store.Config{DataDir: g.DataDir, DatabaseURL: g.Database, Logger: log}
+}
+
+// open opens and migrates the store.
+func (g *Globals) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	s, err := store.Open(ctx, g.storeConfig(log))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// CLI is the command line.
+type CLI struct {
+	Globals
+
+	Serve   ServeCmd   `cmd:"" help:"Run the HTTP API and the background workers."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+	Apikey  struct {
+		Create APIKeyCreateCmd `cmd:"" help:"Create an API key; prints it once, alone on the last line."`
+		List   APIKeyListCmd   `cmd:"" help:"List API keys (never the secrets)."`
+		Revoke APIKeyRevokeCmd `cmd:"" help:"Revoke an API key by id or prefix."`
+	} `cmd:"" help:"Manage API keys."`
+	Migrate struct {
+		Up     MigrateUpCmd     `cmd:"" help:"Apply pending migrations (serve does this too)."`
+		Status MigrateStatusCmd `cmd:"" help:"Show which migrations are applied."`
+	} `cmd:"" help:"Database migrations."`
+	Bench BenchCmd `cmd:"" help:"Measure ingest speed and storage on a throwaway database."`
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var cli CLI
+	cli.stdout, cli.stderr = stdout, stderr
+	parser, err := kong.New(&cli, kong.Name("nurture"),
+		kong.Description("Nurture: capture leads, answer in milliseconds, nurture them to a meeting."),
+		kong.UsageOnError(), kong.Writers(stdout, stderr), kong.Exit(func(int) {}),
+		kong.Vars{"version": version})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "nurture:", err)
+		return 2
+	}
+	if kctx.Command() == "" {
+		return 0 // --help was shown
+	}
+	if err := kctx.Run(&cli.Globals); err != nil {
+		fmt.Fprintln(stderr, "nurture:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// ServeCmd runs the server.
+type ServeCmd struct {
+	Addr          string        `name:"addr" env:"NURTURE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
+	DefaultRegion string        `name:"default-region" env:"NURTURE_DEFAULT_REGION" help:"ISO country used to read phone numbers without +prefix when the contact has no country."`
+	ShutdownGrace time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
+}
+
+// Run serves until SIGINT or SIGTERM, then drains: stop accepting, finish
+// in-flight requests, commit pending writes, exit 0.
+func (c *ServeCmd) Run(g *Globals) error {
+	log := newLogger(g.stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := g.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	if c.DefaultRegion != "" {
+		r, err := contact.NormalizeCountry(c.DefaultRegion)
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("--default-region %q is not an ISO 3166-1 country code", c.DefaultRegion)
+		}
+		c.DefaultRegion = r
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	srv := &http.Server{
+		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version}),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+	}
+	where := "SQLite in " + filepath.Join(g.DataDir, "nurture.db")
+	if g.Database != "" {
+		where = "PostgreSQL"
+	}
+	fmt.Fprintf(g.stdout, "Nurture %s listening on http://%s (%s)\n", version, ln.Addr(), where)
+	fmt.Fprintf(g.stdout, "Create an API key: nurture apikey create --name my-key%s\n", g.flagsForHint())
+	fmt.Fprintf(g.stdout, "API reference: http://%s/api/v1/openapi.json\n", ln.Addr())
+	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		st.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// flagsForHint repeats the database flags the server was started with, so the
+// printed apikey command opens the same database.
+func (g *Globals) flagsForHint() string {
+	switch {
+	case g.Database != "":
+		return " --database '<the same URL>'"
+	case g.DataDir != "nurture-data":
+		return " --data-dir " + g.DataDir
+	}
+	return ""
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(g *Globals) error {
+	fmt.Fprintln(g.stdout, "nurture", version)
+	return nil
+}
+
+// APIKeyCreateCmd creates a key.
+type APIKeyCreateCmd struct {
+	Name string `name:"name" default:"default" help:"A label to recognise the key by."`
+}
+
+// Run creates the key and prints it alone on the last line.
+func (c *APIKeyCreateCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	st, err := g.open(ctx, newLogger(g.stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if c.Name == "" || len(c.Name) > 100 {
+		return errors.New("--name must be 1 to 100 characters")
+	}
+	key, k, err := st.CreateAPIKey(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Created API key %d (%q, prefix %s). It is shown once; keep it secret:\n", k.ID, k.Name, k.Prefix)
+	fmt.Fprintln(g.stdout, key)
+	return nil
+}
+
+// APIKeyListCmd lists keys.
+type APIKeyListCmd struct{}
+
+// Run lists keys.
+func (APIKeyListCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	st, err := g.open(ctx, newLogger(g.stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := st.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tREVOKED")
+	for _, k := range keys {
+		revoked := "-"
+		if !k.RevokedAt.IsZero() {
+			revoked = k.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
+}
+
+// APIKeyRevokeCmd revokes a key.
+type APIKeyRevokeCmd struct {
+	Key string `arg:"" help:"The key's id or prefix (see apikey list)."`
+}
+
+// Run revokes the key.
+func (c *APIKeyRevokeCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	st, err := g.open(ctx, newLogger(g.stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := st.RevokeAPIKey(ctx, c.Key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Revoked API key %d (%q).\n", k.ID, k.Name)
+	return nil
+}
+
+// MigrateUpCmd applies migrations.
+type MigrateUpCmd struct{}
+
+// Run applies migrations.
+func (MigrateUpCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	st, err := g.open(ctx, newLogger(g.stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(g.stdout, "Migrations applied.")
+	return nil
+}
+
+// MigrateStatusCmd shows migration state.
+type MigrateStatusCmd struct{}
+
+// Run shows migration state without applying anything.
+func (MigrateStatusCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	st, err := store.Open(ctx, g.storeConfig(newLogger(g.stderr)))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ms, err := st.MigrationStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
+	for _, m := range ms {
+		applied := "pending"
+		if !m.AppliedAt.IsZero() {
+			applied = m.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, applied)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,164 @@
+// Package event defines what happens to a lead: the event record of the
+// append-only log, the registry of standard types the engine understands, and
+// the validation every incoming event goes through.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Event is one row of the log.
+type Event struct {
+	ID             int64           `json:"id"`
+	ContactID      int64           `json:"contact_id"`
+	Type           string          `json:"type"`
+	OccurredAt     time.Time       `json:"occurred_at"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Source         string          `json:"source"`
+	Properties     json.RawMessage `json:"properties,omitempty"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+}
+
+// Standard types. Types are open: any name matching the pattern is accepted;
+// these are the ones the engine gives meaning to.
+const (
+	LeadCreated    = "lead_created"
+	FieldChanged   = "field_changed"
+	PageViewed     = "page_viewed"
+	FormSubmitted  = "form_submitted"
+	EmailSent      = "email_sent"
+	EmailOpened    = "email_opened"
+	EmailClicked   = "email_clicked"
+	EmailReplied   = "email_replied"
+	EmailBounced   = "email_bounced"
+	Unsubscribed   = "unsubscribed"
+	SMSSent        = "sms_sent"
+	MeetingBooked  = "meeting_booked"
+	MeetingHeld    = "meeting_held"
+	StageChanged   = "stage_changed"
+	ScoreChanged   = "score_changed"
+	OwnerAssigned  = "owner_assigned"
+	HumanTakeover  = "human_takeover"
+	ConsentChanged = "consent_changed"
+	ContactErased  = "contact_erased"
+)
+
+// Type describes a standard event type.
+type Type struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// System types are written by Nurture itself; the API refuses them from clients
+	// so that the log cannot be made to lie about what the product did.
+	System bool `json:"system"`
+}
+
+// Registry lists the standard event types.
+var Registry = []Type{
+	{LeadCreated, "a contact was created", true},
+	{FieldChanged, "contact fields changed; properties.changes lists field, old, new", true},
+	{PageViewed, "a page was viewed; properties.url", false},
+	{FormSubmitted, "a form was submitted; properties.form", false},
+	{EmailSent, "an email left for the contact", false},
+	{EmailOpened, "an email was opened; properties.machine marks proxy and scanner opens", false},
+	{EmailClicked, "a link in an email was clicked; properties.url", false},
+	{EmailReplied, "the contact replied to an email", false},
+	{EmailBounced, "an email bounced; properties.kind is hard or soft", false},
+	{Unsubscribed, "the contact unsubscribed", false},
+	{SMSSent, "an SMS left for the contact", false},
+	{MeetingBooked, "a meeting was booked", false},
+	{MeetingHeld, "a meeting took place", false},
+	{StageChanged, "the pipeline stage changed", true},
+	{ScoreChanged, "a score changed", true},
+	{OwnerAssigned, "an owner was assigned", true},
+	{HumanTakeover, "a salesperson took the lead over; automation stops", false},
+	{ConsentChanged, "a consent was granted, withdrawn or requested", true},
+	{ContactErased, "the contact's personal data was erased", true},
+}
+
+// IsSystem reports whether only Nurture itself may write events of type t.
+func IsSystem(t string) bool {
+	i := slices.IndexFunc(Registry, func(r Type) bool { return r.Name == t })
+	return i >= 0 && Registry[i].System
+}
+
+// Limits on incoming events.
+const (
+	MaxPropertiesLen     = 16 << 10
+	MaxIdempotencyKeyLen = 128
+	// MaxFuture is how far ahead of the server's clock occurred_at may be,
+	// to absorb client clock skew without accepting nonsense dates.
+	MaxFuture = 24 * time.Hour
+)
+
+var (
+	typePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	minTime     = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ValidationError names the field of an event at fault.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// CheckType validates an event type name sent by a client.
+func CheckType(t string) error {
+	if !typePattern.MatchString(t) {
+		return &ValidationError{"type", "must be lower-case letters, digits and _ (starting with a letter), at most 64"}
+	}
+	if IsSystem(t) {
+		return &ValidationError{"type", fmt.Sprintf("%s is written by Nurture itself and cannot be sent", t)}
+	}
+	return nil
+}
+
+// CheckOccurredAt validates an event time against now.
+func CheckOccurredAt(t, now time.Time) error {
+	if t.Before(minTime) || t.After(now.Add(MaxFuture)) {
+		return &ValidationError{"occurred_at", "must be after 2000-01-01 and at most 24 hours ahead of the server's clock"}
+	}
+	return nil
+}
+
+// CheckProperties validates an event's properties: a JSON object of bounded size.
+// It returns the compacted form, or nil for an empty object.
+func CheckProperties(raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if len(raw) > MaxPropertiesLen {
+		return nil, &ValidationError{"properties", fmt.Sprintf("is larger than %d bytes", MaxPropertiesLen)}
+	}
+	if raw[0] != '{' {
+		return nil, &ValidationError{"properties", "must be a JSON object"}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, &ValidationError{"properties", "is not valid JSON"}
+	}
+	if buf.String() == "{}" {
+		return nil, nil
+	}
+	return buf.Bytes(), nil
+}
+
+// CheckIdempotencyKey validates a client-chosen idempotency key.
+func CheckIdempotencyKey(k string) error {
+	if len(k) > MaxIdempotencyKeyLen {
+		return &ValidationError{"idempotency_key", fmt.Sprintf("is longer than %d bytes", MaxIdempotencyKeyLen)}
+	}
+	for _, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return &ValidationError{"idempotency_key", "contains a control character"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/event"
+)
+
+// EventInput is one validated event to append. Exactly one of ContactID and
+// Email (normalised) names the contact; an unknown Email creates the contact.
+type EventInput struct {
+	ContactID      int64
+	Email          string
+	Type           string
+	OccurredAt     time.Time
+	Source         string
+	Properties     json.RawMessage // a compact JSON object, or nil
+	IdempotencyKey string
+}
+
+// AppendResult is the outcome of one EventInput.
+type AppendResult struct {
+	EventID        int64
+	ContactID      int64
+	Duplicate      bool // the idempotency key was seen before; EventID is the original
+	ContactCreated bool
+	Err            error
+}
+
+// AppendEvents appends events, each accepted or rejected on its own. Accepted
+// events are committed before it returns; concurrent callers share commits.
+func (s *Store) AppendEvents(ctx context.Context, in []EventInput) []AppendResult {
+	res := make([]AppendResult, len(in))
+	ops := make([]op, len(in))
+	for i := range in {
+		ops[i] = func(t *tx) error {
+			r, err := t.appendEvent(in[i])
+			res[i] = r
+			return err
+		}
+	}
+	for i, err := range s.writer.do(ops...) {
+		if err != nil {
+			res[i] = AppendResult{Err: err}
+		}
+	}
+	return res
+}
+
+func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
+	now := t.s.now()
+	var r AppendResult
+	if in.IdempotencyKey != "" {
+		err := t.queryRow("SELECT id, contact_id FROM events WHERE source = ? AND idempotency_key = ?",
+			in.Source, in.IdempotencyKey).Scan(&r.EventID, &r.ContactID)
+		if err == nil {
+			r.Duplicate = true
+			return r, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return r, err
+		}
+	}
+	switch {
+	case in.ContactID != 0:
+		var erased sql.NullInt64
+		err := t.queryRow("SELECT erased_at FROM contacts WHERE id = ?", in.ContactID).Scan(&erased)
+		if errors.Is(err, sql.ErrNoRows) || erased.Valid {
+			return r, contact.ErrNotFound
+		}
+		if err != nil {
+			return r, err
+		}
+		r.ContactID = in.ContactID
+	case in.Email != "":
+		id, err := t.findContactID("email", in.Email)
+		if err != nil {
+			return r, err
+		}
+		if id == 0 {
+			c, err := t.insertContact(contact.New(contact.Input{Email: in.Email}, now), in.Source, now)
+			if err != nil {
+				return r, err
+			}
+			id, r.ContactCreated = c.ID, true
+		}
+		r.ContactID = id
+	default:
+		return r, &event.ValidationError{Field: "contact_id", Reason: "an event needs contact_id or email"}
+	}
+	var props, key any
+	if len(in.Properties) > 0 {
+		props = string(in.Properties)
+	}
+	if in.IdempotencyKey != "" {
+		key = in.IdempotencyKey
+	}
+	err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.ContactID, in.Type, ms(in.OccurredAt), ms(now), in.Source, props, key).Scan(&r.EventID)
+	return r, err
+}
+
+// appendSystemEvent writes an event Nurture itself caused, at now.
+func (t *tx) appendSystemEvent(contactID int64, typ, source string, now time.Time, props any) error {
+	var p any
+	if props != nil {
+		b, err := json.Marshal(props)
+		if err != nil {
+			return fmt.Errorf("encode %s properties: %w", typ, err)
+		}
+		if string(b) != "{}" && string(b) != "null" {
+			p = string(b)
+		}
+	}
+	_, err := t.exec(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
+		VALUES (?, ?, ?, ?, ?, ?)`, contactID, typ, ms(now), ms(now), source, p)
+	return err
+}
+
+// TimelineCursor marks a place in a contact's timeline (newest first).
+type TimelineCursor struct {
+	OccurredAt time.Time
+	ID         int64
+}
+
+// Timeline returns a live contact's events, newest first, after the cursor
+// (zero: from the newest), and the cursor of the next page (nil at the end).
+func (s *Store) Timeline(ctx context.Context, contactID int64, after *TimelineCursor, limit int) ([]event.Event, *TimelineCursor, error) {
+	if _, err := s.GetContact(ctx, contactID); err != nil {
+		return nil, nil, err
+	}
+	q := "SELECT id, contact_id, type, occurred_at, received_at, source, properties, idempotency_key FROM events WHERE contact_id = ?"
+	args := []any{contactID}
+	if after != nil {
+		q += " AND (occurred_at < ? OR (occurred_at = ? AND id < ?))"
+		args = append(args, ms(after.OccurredAt), ms(after.OccurredAt), after.ID)
+	}
+	q += " ORDER BY occurred_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1)
+	evs, err := s.queryEvents(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *TimelineCursor
+	if len(evs) > limit {
+		evs = evs[:limit]
+		last := evs[len(evs)-1]
+		next = &TimelineCursor{OccurredAt: last.OccurredAt, ID: last.ID}
+	}
+	return evs, next, nil
+}
+
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]event.Event, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, s.dbErr("read events", err)
+	}
+	defer rows.Close()
+	out := []event.Event{}
+	for rows.Next() {
+		var e event.Event
+		var occurred, received int64
+		var props, key sql.NullString
+		if err := rows.Scan(&e.ID, &e.ContactID, &e.Type, &occurred, &received, &e.Source, &props, &key); err != nil {
+			return nil, s.dbErr("read events", err)
+		}
+		e.OccurredAt, e.ReceivedAt = fromMS(occurred), fromMS(received)
+		if props.Valid {
+			e.Properties = json.RawMessage(props.String)
+		}
+		e.IdempotencyKey = key.String
+		out = append(out, e)
+	}
+	return out, s.dbErr("read events", rows.Err())
+}

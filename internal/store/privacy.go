@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/event"
+)
+
+// identityHash is the keyed hash of an erased email or phone: enough to
+// recognise the address again (to suppress it), useless to recover it.
+func (s *Store) identityHash(v string) any {
+	if v == "" {
+		return nil
+	}
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// EraseContact carries out a GDPR erasure: the contact's personal data is
+// removed (what remains is non-personal: source, offer, stage, values, for
+// reports), event properties and idempotency keys are cleared, consent IPs
+// dropped, and a keyed hash of the email and phone kept as a tombstone.
+func (s *Store) EraseContact(ctx context.Context, id int64, source string) error {
+	return s.writer.do1(func(t *tx) error {
+		c, err := t.lockContact(id)
+		if err != nil {
+			return err
+		}
+		now := t.s.now()
+		if _, err := t.exec("INSERT INTO erasures (contact_id, email_hash, phone_hash, erased_at) VALUES (?, ?, ?, ?)",
+			id, s.identityHash(c.Email), s.identityHash(c.Phone), ms(now)); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE contacts SET email = NULL, email_display = NULL, phone = NULL, first_name = NULL,
+			last_name = NULL, company = NULL, role = NULL, time_zone = NULL, next_step = NULL, tags = NULL,
+			custom_fields = NULL, updated_at = ?, erased_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			"DELETE FROM contact_tags WHERE contact_id = ?",
+			"UPDATE events SET properties = NULL, idempotency_key = NULL WHERE contact_id = ?",
+			"UPDATE consents SET ip = NULL WHERE contact_id = ?",
+		} {
+			if _, err := t.exec(q, id); err != nil {
+				return err
+			}
+		}
+		return t.appendSystemEvent(id, event.ContactErased, source, now, nil)
+	})
+}
+
+// IsErased reports whether an email or phone (normalised) belonged to an erased contact.
+func (s *Store) IsErased(ctx context.Context, email, phone string) (bool, error) {
+	var n int
+	row := s.r.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM erasures WHERE email_hash = ? OR phone_hash = ?"),
+		s.identityHash(email), s.identityHash(phone))
+	if err := row.Scan(&n); err != nil {
+		return false, s.dbErr("check erasures", err)
+	}
+	return n > 0, nil
+}
+
+// Export is everything Nurture holds about one person (GDPR access and portability).
+type Export struct {
+	Contact    contact.Contact   `json:"contact"`
+	Consents   []contact.Consent `json:"consents"`
+	Events     []event.Event     `json:"events"`
+	ExportedAt time.Time         `json:"exported_at"`
+}
+
+// ExportContact gathers a live contact's data: fields, consent ledger and every event.
+func (s *Store) ExportContact(ctx context.Context, id int64) (Export, error) {
+	c, err := s.GetContact(ctx, id)
+	if err != nil {
+		return Export{}, err
+	}
+	_, ledger, err := s.Consents(ctx, id)
+	if err != nil {
+		return Export{}, err
+	}
+	evs, err := s.queryEvents(ctx, `SELECT id, contact_id, type, occurred_at, received_at, source, properties, idempotency_key
+		FROM events WHERE contact_id = ? ORDER BY occurred_at, id`, id)
+	if err != nil {
+		return Export{}, err
+	}
+	return Export{Contact: c, Consents: ledger, Events: evs, ExportedAt: s.now()}, nil
+}

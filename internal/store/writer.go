@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned for writes submitted after Close.
+var ErrClosed = errors.New("store is closed")
+
+// op is one unit of work that must be all-or-nothing. It may run more than
+// once (see writer.run), so it must only write its results, never append.
+type op func(tx *tx) error
+
+// request is what one caller submits: one or more ops, each with its own result.
+type request struct {
+	ops  []op
+	errs []error
+	done chan struct{}
+}
+
+// writer group-commits: while one transaction commits, requests queue up, and
+// the next transaction takes all of them at once. A lone request waits for
+// nobody; a crowd shares one commit. This is what lets SQLite's single writer
+// take tens of thousands of events per second.
+type writer struct {
+	s      *Store
+	queue  chan *request
+	mu     sync.RWMutex // guards closed against sends on a closed queue
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// maxBatchOps bounds one transaction, so a burst cannot hold the write lock for long.
+const maxBatchOps = 4000
+
+func newWriter(s *Store, workers int) *writer {
+	w := &writer{s: s, queue: make(chan *request, 1024)}
+	for range workers {
+		w.wg.Add(1)
+		go w.loop()
+	}
+	return w
+}
+
+// do runs ops, each all-or-nothing, and returns their errors (nil entries for
+// successes). It returns once the transaction holding them has committed.
+func (w *writer) do(ops ...op) []error {
+	req := &request{ops: ops, errs: make([]error, len(ops)), done: make(chan struct{})}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		for i := range req.errs {
+			req.errs[i] = ErrClosed
+		}
+		return req.errs
+	}
+	w.queue <- req
+	w.mu.RUnlock()
+	<-req.done
+	return req.errs
+}
+
+// do1 runs a single op.
+func (w *writer) do1(o op) error { return w.do(o)[0] }
+
+// close stops accepting writes and returns when every queued one is committed.
+func (w *writer) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+func (w *writer) loop() {
+	defer w.wg.Done()
+	for req := range w.queue {
+		batch, n := []*request{req}, len(req.ops)
+	fill:
+		for n < maxBatchOps {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+				n += len(r.ops)
+			default:
+				break fill
+			}
+		}
+		w.run(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// run commits a batch. First optimistically, every op in one transaction with
+// no savepoints (the common case: nothing fails). If any op fails, the
+// transaction is rolled back and the batch runs again with a savepoint around
+// each op, so one op's failure leaves the others in; ops that lost a race to
+// another transaction are retried.
+func (w *writer) run(batch []*request) {
+	n := 0
+	for _, r := range batch {
+		n += len(r.ops)
+	}
+	if err := w.attempt(batch, n == 1); err == nil {
+		return
+	}
+	if n == 1 {
+		return // attempt recorded the single op's error
+	}
+	if err := w.attempt(batch, true); err != nil {
+		for _, r := range batch {
+			for i := range r.errs {
+				r.errs[i] = err
+			}
+		}
+	}
+}
+
+var errOptimisticFailed = errors.New("an op failed; retrying with savepoints")
+
+const maxTries = 3
+
+func (w *writer) attempt(batch []*request, isolate bool) error {
+	ctx := context.Background() // a batch serves many callers; none may cancel it
+	for try := 1; ; try++ {
+		err := w.attemptOnce(ctx, batch, isolate)
+		if err != nil && retryable(err) && try < maxTries {
+			continue
+		}
+		if err != nil && !errors.Is(err, errOptimisticFailed) {
+			w.s.errors.Add(1)
+		}
+		return err
+	}
+}
+
+func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool) error {
+	sqlTx, err := w.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	t := &tx{Tx: sqlTx, s: w.s, ctx: ctx}
+	single := len(batch) == 1 && len(batch[0].ops) == 1
+	for _, r := range batch {
+		for i, o := range r.ops {
+			r.errs[i] = nil
+			if !isolate {
+				if err := o(t); err != nil {
+					sqlTx.Rollback()
+					return errOptimisticFailed
+				}
+				continue
+			}
+			if single {
+				// One op alone needs no savepoint: its failure is the transaction's.
+				if err := o(t); err != nil {
+					sqlTx.Rollback()
+					if retryable(err) {
+						return err
+					}
+					r.errs[i] = err
+					return nil
+				}
+				continue
+			}
+			r.errs[i] = w.isolated(t, o)
+		}
+	}
+	return sqlTx.Commit()
+}
+
+// isolated runs one op inside a savepoint, retrying it when it lost a race.
+func (w *writer) isolated(t *tx, o op) error {
+	for try := 1; ; try++ {
+		if _, err := t.Tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
+			return err
+		}
+		err := o(t)
+		if err == nil {
+			_, err = t.Tx.ExecContext(t.ctx, "RELEASE SAVEPOINT op")
+			return err
+		}
+		if _, rerr := t.Tx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if !retryable(err) || try >= maxTries {
+			return err
+		}
+	}
+}
+
+// tx is a write transaction with the store's placeholder rewriting.
+type tx struct {
+	*sql.Tx
+	s   *Store
+	ctx context.Context
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+}

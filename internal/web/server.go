@@ -1,0 +1,118 @@
+// Package web is Nurture's http.Handler: the JSON API under /api/v1 (with its
+// OpenAPI 3.1 document), health and metrics endpoints. It validates input at
+// the edge and is the only place that turns errors into status codes.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nurturehq/nurture/internal/clock"
+	"github.com/nurturehq/nurture/internal/store"
+)
+
+// Config is what the handler needs. Store is required; the rest have defaults.
+type Config struct {
+	Store *store.Store
+	// Clock stamps events sent without occurred_at. Default: the wall clock.
+	Clock clock.Clock
+	// Logger receives request errors. Default: slog.Default().
+	Logger *slog.Logger
+	// DefaultRegion is the ISO country used to read phone numbers written
+	// without an international prefix when the contact has no country.
+	DefaultRegion string
+	// Version is reported in the OpenAPI document.
+	Version string
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	clock   clock.Clock
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+}
+
+// Request body limits. A contact is small; a batch holds up to 1,000 events.
+const (
+	maxContactBody = 64 << 10
+	maxEventBody   = 32 << 10
+	maxBatchBody   = 8 << 20
+	maxBatchEvents = 1000
+)
+
+// New builds the handler.
+func New(cfg Config) *Server {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newMetrics(reg, cfg.Store)
+
+	hc := huma.DefaultConfig("Nurture API", cfg.Version)
+	hc.Info.Description = "Lead capture, CRM and event log. Every route needs `Authorization: Bearer <API key>`; " +
+		"create one with `nurture apikey create`. Errors are RFC 9457 problem+json naming the field at fault."
+	hc.OpenAPIPath = "/api/v1/openapi"
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.CreateHooks = nil // no $schema links in bodies: responses stay plain JSON
+	hc.RejectUnknownQueryParameters = true
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "an API key from `nurture apikey create`"},
+	}
+	hc.Security = []map[string][]string{{"bearer": {}}}
+	api := humago.New(s.mux, hc)
+	s.registerContacts(api)
+	s.registerEvents(api)
+
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "Not Found", "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	s.handler = s.metrics.wrap(s.authenticate(s.mux))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, "Service Unavailable", "the database does not answer")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }
