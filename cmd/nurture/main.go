@@ -138,7 +138,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	srv := &http.Server{
-		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version}),
+		Handler:           web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}

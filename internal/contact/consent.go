@@ -101,4 +101,3 @@ func CurrentConsents(ledger []Consent) []Consent {
 	}
 	return out
 }
-

@@ -275,8 +275,8 @@ func (s *Server) registerContacts(api huma.API) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "patch-contact", Method: http.MethodPatch, Path: "/api/v1/contacts/{id}", Tags: tags,
-		Summary:     "Update some fields of a contact (JSON merge patch)",
-		Description: "Absent fields are kept; null or \"\" clears a field; tags are replaced; custom_fields merge key by key (null removes a key).",
+		Summary:      "Update some fields of a contact (JSON merge patch)",
+		Description:  "Absent fields are kept; null or \"\" clears a field; tags are replaced; custom_fields merge key by key (null removes a key).",
 		MaxBodyBytes: maxContactBody,
 	}, func(ctx context.Context, in *patchInput) (*contactOutput, error) {
 		ci, err := patchInputOf(in.RawBody, in.Body)

@@ -9,8 +9,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
-	"strings"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
