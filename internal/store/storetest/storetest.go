@@ -5,10 +5,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -71,29 +67,12 @@ func Config(t testing.TB, db DB) store.Config {
 	if db.Name == "sqlite" {
 		return store.Config{DataDir: t.TempDir()}
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", db.dsn)
+	dsn, drop, err := store.FreshSchema(context.Background(), db.dsn, "test_")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("fresh schema: %v", err)
 	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(db.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return store.Config{DatabaseURL: u.String()}
+	t.Cleanup(drop)
+	return store.Config{DatabaseURL: dsn}
 }
 
 // Dump returns the text of every column of every row of the store's tables,

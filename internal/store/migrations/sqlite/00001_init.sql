@@ -42,12 +42,14 @@ CREATE TABLE contact_tags (
     PRIMARY KEY (tag, contact_id)
 ) WITHOUT ROWID;
 
+-- Events are the bulk of the data: fixed-width columns first (no alignment
+-- padding on PostgreSQL), NULL for empty properties and keys.
 CREATE TABLE events (
     id              INTEGER PRIMARY KEY,
     contact_id      BIGINT NOT NULL REFERENCES contacts (id),
-    type            TEXT NOT NULL,
     occurred_at     BIGINT NOT NULL,
     received_at     BIGINT NOT NULL,
+    type            TEXT NOT NULL,
     source          TEXT NOT NULL,
     properties      TEXT,
     idempotency_key TEXT
