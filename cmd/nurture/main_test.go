@@ -200,7 +200,11 @@ func TestSIGTERMLosesNoAcknowledgedEvent(t *testing.T) {
 						if err != nil {
 							return // the server is gone
 						}
-						var res struct{ Results []struct{ EventID int64 `json:"event_id"` } }
+						var res struct {
+							Results []struct {
+								EventID int64 `json:"event_id"`
+							}
+						}
 						err = json.NewDecoder(resp.Body).Decode(&res)
 						resp.Body.Close()
 						if resp.StatusCode != 200 || err != nil {
