@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -120,51 +119,4 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (APIKey, err
 	}
 	k.CreatedAt = fromMS(created)
 	return k, nil
-}
-
-// Counts returns the number of rows in each table, for checks that a
-// rejected request wrote nothing.
-func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, t := range []string{"contacts", "contact_tags", "events", "consents", "api_keys", "erasures"} {
-		var n int64
-		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
-			return nil, s.dbErr("count "+t, err)
-		}
-		out[t] = n
-	}
-	return out, nil
-}
-
-// DumpForTest returns every value of every row of the data tables as text.
-// Tests use it to prove erased data is gone; it is not for production use.
-func (s *Store) DumpForTest(ctx context.Context) (string, error) {
-	var b strings.Builder
-	for _, t := range []string{"contacts", "contact_tags", "events", "consents", "erasures"} {
-		rows, err := s.r.QueryContext(ctx, "SELECT * FROM "+t)
-		if err != nil {
-			return "", err
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return "", err
-			}
-			for _, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%v\t", v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-	}
-	return b.String(), nil
 }

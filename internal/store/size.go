@@ -41,21 +41,3 @@ func (s *Store) MeasureStorage(ctx context.Context) (Storage, error) {
 	}
 	return st, nil
 }
-
-// EventIDs returns the id of every stored event. For tests on small logs.
-func (s *Store) EventIDs(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id FROM events")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ids := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids[id] = true
-	}
-	return ids, rows.Err()
-}
