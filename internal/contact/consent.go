@@ -74,7 +74,8 @@ func NormalizeConsent(in ConsentInput, prefix string) (ConsentInput, error) {
 	in.WordingVersion = v
 	if in.IP != "" {
 		a, err := netip.ParseAddr(strings.TrimSpace(in.IP))
-		if err != nil {
+		// A zone ("fe80::1%eth0") is free text of any length and content.
+		if err != nil || a.Zone() != "" {
 			return in, &ValidationError{Field: prefix + "ip", Reason: "is not an IP address"}
 		}
 		in.IP = a.Unmap().String()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/mail"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -128,13 +129,20 @@ func Normalize(in Input, defaultRegion string) (Input, error) {
 		}
 		*p = v
 	}
+	display := ""
 	if out.Email != "" {
 		id, err := NormalizeEmail(out.Email)
 		if err != nil {
 			return Input{}, err
 		}
-		out.emailDisplay, out.Email = out.Email, id
+		display = out.Email
+		// Normalising normalised input again must keep the form the lead typed.
+		if strings.ToLower(out.emailDisplay) == id {
+			display = out.emailDisplay
+		}
+		out.Email = id
 	}
+	out.emailDisplay = display
 	if out.Country != "" {
 		c, err := NormalizeCountry(out.Country)
 		if err != nil {
@@ -170,9 +178,13 @@ func Normalize(in Input, defaultRegion string) (Input, error) {
 			return Input{}, invalid("urgency", "must be one of %s", strings.Join(Urgencies, ", "))
 		}
 	}
-	for name, v := range map[string]*float64{"potential_value": out.PotentialValue, "budget": out.Budget} {
-		if v != nil && (math.IsNaN(*v) || *v < 0 || *v > maxNumber) {
-			return Input{}, invalid(name, "must be a number from 0 to %g", maxNumber)
+	// A slice, not a map, so that the first problem reported does not depend on map order.
+	for _, n := range []struct {
+		name string
+		v    *float64
+	}{{"potential_value", out.PotentialValue}, {"budget", out.Budget}} {
+		if n.v != nil && (math.IsNaN(*n.v) || *n.v < 0 || *n.v > maxNumber) {
+			return Input{}, invalid(n.name, "must be a number from 0 to %g", maxNumber)
 		}
 	}
 	tags, err := cleanTags(out.Tags)
@@ -187,8 +199,33 @@ func Normalize(in Input, defaultRegion string) (Input, error) {
 		if !clearable[f] {
 			return Input{}, invalid(f, "cannot be cleared")
 		}
+		// Merge would set the field and then clear it, recording two changes and
+		// moving UpdatedAt even when the contact ends as it was.
+		if given(&out, f) {
+			return Input{}, invalid(f, "cannot be both given and cleared")
+		}
 	}
 	return out, nil
+}
+
+// given reports whether in carries a value for the clearable field named.
+func given(in *Input, field string) bool {
+	switch field {
+	case "potential_value":
+		return in.PotentialValue != nil
+	case "budget":
+		return in.Budget != nil
+	case "tags":
+		return in.Tags != nil
+	case "custom_fields":
+		return in.CustomFields != nil
+	}
+	for _, f := range append(slices.Clone(textFields), normalizedFields...) {
+		if f.name == field {
+			return *f.in(in) != ""
+		}
+	}
+	return false
 }
 
 // NormalizeEmail returns the identity form of an email address: trimmed and
@@ -207,7 +244,13 @@ func NormalizeEmail(s string) (string, error) {
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") || strings.HasSuffix(domain, ".") {
 		return "", invalid("email", "needs a domain name such as example.com")
 	}
-	return strings.ToLower(s), nil
+	// Lower-casing can lengthen UTF-8 (Ⱥ takes 2 bytes, ⱥ 3): the identity must
+	// fit too, or it could not be looked up again.
+	id := strings.ToLower(s)
+	if len(id) > maxEmailLen {
+		return "", invalid("email", "is longer than %d characters", maxEmailLen)
+	}
+	return id, nil
 }
 
 // NormalizePhone parses a phone number written in any common form and returns
@@ -216,6 +259,11 @@ func NormalizePhone(s, region string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "00") && region == "" {
 		return "", invalid("phone", "needs an international prefix (+…) or a country")
+	}
+	if region == "" && strings.HasPrefix(s, "00") {
+		// Without a region the parser cannot know the international call prefix;
+		// 00 is the one most of the world dials.
+		s = "+" + s[2:]
 	}
 	n, err := phonenumbers.Parse(s, strings.ToUpper(region))
 	if err != nil || !phonenumbers.IsValidNumber(n) {
@@ -228,7 +276,11 @@ func NormalizePhone(s, region string) (string, error) {
 // any case and returns the alpha-2 code.
 func NormalizeCountry(s string) (string, error) {
 	r, err := language.ParseRegion(strings.TrimSpace(s))
-	if err != nil || !r.IsCountry() {
+	// Canonicalize maps aliases and deprecated codes (UK, DD, ZR) to the current
+	// code, which the phone parser knows; groupings such as EZ and UN count as
+	// countries to x/text but have no M49 number.
+	r = r.Canonicalize()
+	if err != nil || !r.IsCountry() || r.M49() == 0 {
 		return "", invalid("country", "is not an ISO 3166-1 country code")
 	}
 	return r.String(), nil
@@ -236,9 +288,16 @@ func NormalizeCountry(s string) (string, error) {
 
 // ValidateTimeZone checks that s names an IANA time zone (such as Europe/Paris).
 func ValidateTimeZone(s string) error {
-	// LoadLocation itself refuses paths ("..", leading "/"); "Local" is the
-	// server's zone, which means nothing for a lead.
-	if _, err := time.LoadLocation(s); err != nil || s == "Local" || s == "" {
+	// LoadLocation itself refuses paths ("..", leading "/") but opens whatever
+	// else the system's zoneinfo directory holds. "Local" and "localtime" are
+	// the server's zone, which means nothing for a lead; posixrules, posix/ and
+	// right/ are files, not IANA names; an unclean path ("Europe//Paris") loads
+	// here but not from Go's embedded database on another machine.
+	if s == "" || s == "Local" || s == "localtime" || s == "posixrules" || path.Clean(s) != s ||
+		strings.HasPrefix(s, "posix/") || strings.HasPrefix(s, "right/") {
+		return invalid("time_zone", "is not an IANA time zone")
+	}
+	if _, err := time.LoadLocation(s); err != nil {
 		return invalid("time_zone", "is not an IANA time zone")
 	}
 	return nil

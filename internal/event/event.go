@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one row of the log.
@@ -137,6 +138,10 @@ func CheckProperties(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) > MaxPropertiesLen {
 		return nil, &ValidationError{"properties", fmt.Sprintf("is larger than %d bytes", MaxPropertiesLen)}
 	}
+	// json.Compact passes invalid UTF-8 through; the database's text columns would not.
+	if !utf8.Valid(raw) {
+		return nil, &ValidationError{"properties", "is not valid UTF-8"}
+	}
 	if raw[0] != '{' {
 		return nil, &ValidationError{"properties", "must be a JSON object"}
 	}
@@ -154,6 +159,10 @@ func CheckProperties(raw json.RawMessage) (json.RawMessage, error) {
 func CheckIdempotencyKey(k string) error {
 	if len(k) > MaxIdempotencyKeyLen {
 		return &ValidationError{"idempotency_key", fmt.Sprintf("is longer than %d bytes", MaxIdempotencyKeyLen)}
+	}
+	// A header can carry any byte; the database's text columns take UTF-8 only.
+	if !utf8.ValidString(k) {
+		return &ValidationError{"idempotency_key", "is not valid UTF-8"}
 	}
 	for _, r := range k {
 		if r < 0x20 || r == 0x7f {
