@@ -53,9 +53,44 @@ func (s *Store) AppendEvents(ctx context.Context, in []EventInput) []AppendResul
 	return res
 }
 
+// insertEventFrom appends in for the live contact the WHERE clause selects,
+// in one statement; it returns 0 when no contact matched or the idempotency
+// key was already used.
+const insertEventFrom = `INSERT INTO events (contact_id, occurred_at, received_at, type, source, properties, idempotency_key)
+	SELECT id, ?, ?, ?, ?, ?, ? FROM contacts WHERE `
+const onDuplicateKey = ` ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id, contact_id`
+
+// appendEvent is one statement in the common case (the contact exists, the
+// key is new); the rarer outcomes cost a second look.
 func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	now := t.s.now()
 	var r AppendResult
+	var props, key any
+	if len(in.Properties) > 0 {
+		props = string(in.Properties)
+	}
+	if in.IdempotencyKey != "" {
+		key = in.IdempotencyKey
+	}
+	args := []any{ms(in.OccurredAt), ms(now), in.Type, in.Source, props, key}
+	var where string
+	switch {
+	case in.ContactID != 0:
+		where = "id = ? AND erased_at IS NULL"
+		args = append(args, in.ContactID)
+	case in.Email != "":
+		where = "email = ?" // erased contacts have no email
+		args = append(args, in.Email)
+	default:
+		return r, &event.ValidationError{Field: "contact_id", Reason: "an event needs contact_id or email"}
+	}
+	err := t.queryRow(insertEventFrom+where+onDuplicateKey, args...).Scan(&r.EventID, &r.ContactID)
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return r, err
+	}
 	if in.IdempotencyKey != "" {
 		err := t.queryRow("SELECT id, contact_id FROM events WHERE source = ? AND idempotency_key = ?",
 			in.Source, in.IdempotencyKey).Scan(&r.EventID, &r.ContactID)
@@ -67,43 +102,15 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 			return r, err
 		}
 	}
-	switch {
-	case in.ContactID != 0:
-		var erased sql.NullInt64
-		err := t.queryRow("SELECT erased_at FROM contacts WHERE id = ?", in.ContactID).Scan(&erased)
-		if errors.Is(err, sql.ErrNoRows) || erased.Valid {
-			return r, contact.ErrNotFound
-		}
-		if err != nil {
-			return r, err
-		}
-		r.ContactID = in.ContactID
-	case in.Email != "":
-		id, err := t.findContactID("email", in.Email)
-		if err != nil {
-			return r, err
-		}
-		if id == 0 {
-			c, err := t.insertContact(contact.New(contact.Input{Email: in.Email}, now), in.Source, now)
-			if err != nil {
-				return r, err
-			}
-			id, r.ContactCreated = c.ID, true
-		}
-		r.ContactID = id
-	default:
-		return r, &event.ValidationError{Field: "contact_id", Reason: "an event needs contact_id or email"}
+	if in.ContactID != 0 {
+		return r, contact.ErrNotFound
 	}
-	var props, key any
-	if len(in.Properties) > 0 {
-		props = string(in.Properties)
+	c, err := t.insertContact(contact.New(contact.Input{Email: in.Email}, now), in.Source, now)
+	if err != nil {
+		return r, err
 	}
-	if in.IdempotencyKey != "" {
-		key = in.IdempotencyKey
-	}
-	err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.ContactID, in.Type, ms(in.OccurredAt), ms(now), in.Source, props, key).Scan(&r.EventID)
+	r.ContactCreated = true
+	err = t.queryRow(insertEventFrom+"id = ?"+onDuplicateKey, append(args[:6], c.ID)...).Scan(&r.EventID, &r.ContactID)
 	return r, err
 }
 

@@ -61,6 +61,8 @@ type Store struct {
 	path   string // SQLite file, for size measurements
 
 	queries sync.Map // query text with ? → dialect's placeholders
+	stmts   sync.Map // SQLite: query text → *sql.Stmt prepared on the writer connection
+	wanted  sync.Map // SQLite: query texts to prepare between transactions
 	errors  atomic.Int64
 }
 
@@ -167,6 +169,10 @@ func (s *Store) Close() error {
 	if s.writer != nil {
 		s.writer.close()
 	}
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 	return s.closeDBs()
 }
 

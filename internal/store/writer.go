@@ -98,6 +98,7 @@ func (w *writer) loop() {
 		for _, r := range batch {
 			close(r.done)
 		}
+		w.s.prepareWanted()
 	}
 }
 
@@ -206,14 +207,54 @@ type tx struct {
 	ctx context.Context
 }
 
+// stmt returns query prepared on SQLite's writer connection, bound to this
+// transaction, or nil when it is not prepared yet. The modernc driver would
+// parse the SQL again on every call, so prepared statements matter there
+// (pgx caches them by itself). A statement cannot be prepared while the
+// transaction holds the only connection: it is noted, and the writer
+// prepares it between transactions (prepareWanted).
+func (t *tx) stmt(query string) *sql.Stmt {
+	if t.s.d.name != "sqlite" {
+		return nil
+	}
+	if v, ok := t.s.stmts.Load(query); ok {
+		return t.Tx.StmtContext(t.ctx, v.(*sql.Stmt))
+	}
+	t.s.wanted.Store(query, true)
+	return nil
+}
+
+// prepareWanted prepares the statements transactions asked for. The writer
+// calls it between transactions, when the connection is free.
+func (s *Store) prepareWanted() {
+	s.wanted.Range(func(k, _ any) bool {
+		s.wanted.Delete(k)
+		st, err := s.w.Prepare(k.(string))
+		if err != nil {
+			return true // the query's own call reports the error
+		}
+		s.stmts.Store(k, st)
+		return true
+	})
+}
+
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(query); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
 	return t.Tx.ExecContext(t.ctx, t.s.q(query), args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(query); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.Tx.QueryContext(t.ctx, t.s.q(query), args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmt(query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.Tx.QueryRowContext(t.ctx, t.s.q(query), args...)
 }
