@@ -231,7 +231,10 @@ func given(in *Input, field string) bool {
 // NormalizeEmail returns the identity form of an email address: trimmed and
 // lower-cased. It accepts a bare address only (no display name, no comments).
 func NormalizeEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s, err := cleanText("email", s, maxEmailLen, false)
+	if err != nil {
+		return "", err
+	}
 	if len(s) > maxEmailLen {
 		return "", invalid("email", "is longer than %d characters", maxEmailLen)
 	}
@@ -317,8 +320,18 @@ func cleanText(field, s string, max int, multiline bool) (string, error) {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t' || r == '\r')) {
 			return "", invalid(field, "contains a control character")
 		}
+		if isBidiControl(r) {
+			return "", invalid(field, "contains a bidirectional override character")
+		}
 	}
 	return s, nil
+}
+
+// isBidiControl reports the embedding, override and isolate characters that
+// can make text display differently from what it is (a name that reads as
+// another, a reversed address).
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
 func cleanTags(tags []string) ([]string, error) {

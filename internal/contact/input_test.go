@@ -43,6 +43,8 @@ func TestNormalizeEmail(t *testing.T) {
 		want     string // "" means rejected
 	}{
 		{"bare", "ada@example.com", "ada@example.com"},
+		{"C1 control", "ada\u0085@example.com", ""},
+		{"right-to-left override", "\u202Eada@example.com", ""},
 		{"trimmed", " \tada@example.com\n ", "ada@example.com"},
 		{"lower-cased", "Ada.Lovelace@Example.COM", "ada.lovelace@example.com"},
 		{"non-ASCII lower-cased", "ÉLODIE@Exemple.FR", "élodie@exemple.fr"},
@@ -309,6 +311,8 @@ func TestNormalizeRejects(t *testing.T) {
 		wantField string
 	}{
 		{"NUL in first_name", contact.Input{FirstName: "Ada\x00"}, "", "first_name"},
+		{"right-to-left override in last_name", contact.Input{LastName: "Love\u202Eecal"}, "", "last_name"},
+		{"isolate in company", contact.Input{Company: "\u2067ACME"}, "", "company"},
 		{"escape in company", contact.Input{Company: "\x1b[31mACME"}, "", "company"},
 		{"DEL in owner", contact.Input{Owner: "sam\x7f"}, "", "owner"},
 		{"C1 control in role", contact.Input{Role: "C\u0085TO"}, "", "role"},

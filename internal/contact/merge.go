@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -44,7 +45,11 @@ func Merge(c Contact, in Input, replaceTags bool, now time.Time) (Contact, []Cha
 	}
 	setNum := func(field string, dst **float64, v *float64) {
 		if v != nil && (*dst == nil || **dst != *v) {
-			changes = append(changes, Change{Field: field, Old: *dst, New: *v})
+			var old any // nil, not a typed nil pointer: an unset value reads "old": null
+			if *dst != nil {
+				old = **dst
+			}
+			changes = append(changes, Change{Field: field, Old: old, New: *v})
 			nv := *v
 			*dst = &nv
 		}
@@ -92,7 +97,7 @@ func Merge(c Contact, in Input, replaceTags bool, now time.Time) (Contact, []Cha
 				dst = &c.Budget
 			}
 			if *dst != nil {
-				changes = append(changes, Change{Field: f, Old: *dst})
+				changes = append(changes, Change{Field: f, Old: **dst})
 				*dst = nil
 			}
 		case "tags":
@@ -122,10 +127,18 @@ func Merge(c Contact, in Input, replaceTags bool, now time.Time) (Contact, []Cha
 	return c, changes
 }
 
-// CheckIdentity reports whether c can be stored: every contact needs an email or a phone.
-func CheckIdentity(c Contact) error {
+// Check reports whether a merged contact can be stored: it needs an email or
+// a phone, and what upserts accumulate (tags, custom fields) must stay within
+// the limits a single input has.
+func Check(c Contact) error {
 	if c.Email == "" && c.Phone == "" {
 		return &ValidationError{Field: "email", Reason: "a contact needs an email or a phone"}
+	}
+	if len(c.Tags) > MaxTags {
+		return &ValidationError{Field: "tags", Reason: fmt.Sprintf("the contact would have more than %d tags", MaxTags)}
+	}
+	if err := checkCustomFields(c.CustomFields); err != nil {
+		return &ValidationError{Field: "custom_fields", Reason: "once merged, " + err.(*ValidationError).Reason}
 	}
 	return nil
 }

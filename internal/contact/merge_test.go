@@ -2,7 +2,9 @@ package contact_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +79,7 @@ func TestMerge(t *testing.T) {
 		{"numbers",
 			contact.Input{PotentialValue: ptr(250), Budget: ptr(5000)}, false,
 			func(c *contact.Contact) { c.PotentialValue, c.Budget = ptr(250), ptr(5000) },
-			`[{"field":"potential_value","old":100,"new":250},{"field":"budget","old":null,"new":5000}]`},
+			`[{"field":"potential_value","old":100,"new":250},{"field":"budget","new":5000}]`},
 		{"same number", contact.Input{PotentialValue: ptr(100)}, false, func(*contact.Contact) {}, `null`},
 
 		{"tags united",
@@ -160,8 +162,14 @@ func TestMergeIntoBareContact(t *testing.T) {
 	}
 }
 
-func TestCheckIdentity(t *testing.T) {
+func TestCheck(t *testing.T) {
 	t.Parallel()
+	manyTags := tags(contact.MaxTags + 1)
+	manyFields := map[string]any{}
+	for i := range contact.MaxCustomFields + 1 {
+		manyFields[fmt.Sprintf("f%d", i)] = 1
+	}
+	bigField := map[string]any{"notes": strings.Repeat("x", contact.MaxCustomFieldsLen)}
 	tests := []struct {
 		c    contact.Contact
 		want string // field named by the error, "" for none
@@ -169,10 +177,24 @@ func TestCheckIdentity(t *testing.T) {
 		{contact.Contact{Email: "ada@example.com"}, ""},
 		{contact.Contact{Phone: "+33612345678"}, ""},
 		{contact.Contact{FirstName: "Ada"}, "email"},
+		{contact.Contact{Email: "ada@example.com", Tags: manyTags}, "tags"},
+		{contact.Contact{Email: "ada@example.com", CustomFields: manyFields}, "custom_fields"},
+		{contact.Contact{Email: "ada@example.com", CustomFields: bigField}, "custom_fields"},
 	}
 	for _, tt := range tests {
-		if got := errField(t, contact.CheckIdentity(tt.c)); got != tt.want {
-			t.Errorf("CheckIdentity(%+v) error on %q; want %q", tt.c, got, tt.want)
+		if got := errField(t, contact.Check(tt.c)); got != tt.want {
+			t.Errorf("Check(contact with %d tags, %d custom fields) error on %q; want %q", len(tt.c.Tags), len(tt.c.CustomFields), got, tt.want)
 		}
+	}
+}
+
+// Upserts accumulate tags: a union past the limit is refused, not stored.
+func TestMergeCanExceedLimitsAndCheckRefuses(t *testing.T) {
+	t.Parallel()
+	c := contact.New(norm(t, contact.Input{Email: "a@example.com", Tags: tags(30)}), time.Time{})
+	more := tags(60)[30:]
+	merged, _ := contact.Merge(c, norm(t, contact.Input{Tags: more}), false, time.Time{})
+	if err := contact.Check(merged); errField(t, err) != "tags" {
+		t.Errorf("Check after a union of 60 tags = %v; want a tags error", err)
 	}
 }

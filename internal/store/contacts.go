@@ -155,7 +155,7 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 	var res WriteContactResult
 	if id == 0 {
 		c := contact.New(in, now)
-		if err := contact.CheckIdentity(c); err != nil {
+		if err := contact.Check(c); err != nil {
 			return res, err
 		}
 		if c, err = t.insertContact(c, p.Source, now); err != nil {
@@ -171,6 +171,9 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 			return res, err
 		}
 		c, changes := contact.Merge(old, in, false, now)
+		if err := contact.Check(c); err != nil {
+			return res, err
+		}
 		if err := t.updateContact(old, c, changes, p.Source, now); err != nil {
 			return res, err
 		}
@@ -264,7 +267,7 @@ func (s *Store) PatchContact(ctx context.Context, id int64, in contact.Input, so
 			return err
 		}
 		c, changes := contact.Merge(old, in, true, now)
-		if err := contact.CheckIdentity(c); err != nil {
+		if err := contact.Check(c); err != nil {
 			return err
 		}
 		for _, idf := range []struct{ col, v, old string }{{"email", c.Email, old.Email}, {"phone", c.Phone, old.Phone}} {
