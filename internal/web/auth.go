@@ -24,8 +24,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if ct := r.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			r.Header.Set("Content-Type", "application/json")
 		}
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme name is case-insensitive (RFC 9110, section 11.1).
+		auth := r.Header.Get("Authorization")
+		key, ok := "", len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ")
 		if ok {
+			key = auth[7:]
 			_, err := s.store.Authenticate(r.Context(), strings.TrimSpace(key))
 			if err == nil {
 				next.ServeHTTP(w, r)

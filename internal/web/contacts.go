@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -70,7 +72,7 @@ func (s *Server) consentInputs(in []ConsentBody, prefix string) ([]contact.Conse
 		}
 		if c.OccurredAt != nil {
 			if err := event.CheckOccurredAt(*c.OccurredAt, s.clock.Now()); err != nil {
-				return nil, fieldError(prefix+strconv.Itoa(i)+"].occurred_at", "must be after 2000 and not in the future", nil)
+				return nil, s.problem(err, prefix+strconv.Itoa(i)+"].")
 			}
 			ci.OccurredAt = c.OccurredAt.UTC()
 		}
@@ -298,6 +300,11 @@ func (s *Server) registerContacts(api huma.API) {
 		Summary: "List contacts, filtered, in pages",
 	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
 		p := store.ListContactsParams{Tag: in.Tag, Owner: in.Owner, Source: in.Source, UpdatedSince: in.UpdatedSince, Limit: in.Limit}
+		for _, f := range []struct{ name, v string }{{"tag", in.Tag}, {"owner", in.Owner}, {"source", in.Source}} {
+			if err := checkFilter(f.name, f.v); err != nil {
+				return nil, err
+			}
+		}
 		var err error
 		if in.Email != "" {
 			if p.Email, err = contact.NormalizeEmail(in.Email); err != nil {
@@ -402,6 +409,17 @@ func (s *Server) registerContacts(api huma.API) {
 		out.Body.Current, out.Body.Ledger = cur, ledger
 		return out, nil
 	})
+}
+
+// checkFilter refuses a text filter no stored value can match: one with
+// control characters (stored text never has them) or invalid UTF-8, which
+// PostgreSQL would fail on with a 500 rather than answer "no match".
+func checkFilter(name, v string) error {
+	if utf8.ValidString(v) && !strings.ContainsFunc(v, unicode.IsControl) {
+		return nil
+	}
+	return huma.Error422UnprocessableEntity("validation failed",
+		&huma.ErrorDetail{Location: "query." + name, Message: "contains a control character or invalid UTF-8"})
 }
 
 func parseTimelineCursor(s string) (store.TimelineCursor, bool) {
