@@ -334,6 +334,33 @@ func isBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
+// checkValue applies the text rules to every string inside a custom field's
+// value (multi-line text allowed), however deeply nested.
+func checkValue(field string, v any) error {
+	switch v := v.(type) {
+	case string:
+		if _, err := cleanText(field, v, MaxCustomFieldsLen, true); err != nil {
+			return err
+		}
+	case []any:
+		for _, e := range v {
+			if err := checkValue(field, e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if err := checkValue(field, k); err != nil {
+				return err
+			}
+			if err := checkValue(field, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func cleanTags(tags []string) ([]string, error) {
 	if tags == nil {
 		return nil, nil
@@ -364,9 +391,12 @@ func checkCustomFields(m map[string]any) error {
 	if len(m) > MaxCustomFields {
 		return invalid("custom_fields", "has more than %d keys", MaxCustomFields)
 	}
-	for k := range m {
+	for k, v := range m {
 		if !customKey.MatchString(k) {
 			return invalid("custom_fields", "key %q must be a letter or _ followed by up to 63 letters, digits or _", k)
+		}
+		if err := checkValue("custom_fields", v); err != nil {
+			return err
 		}
 	}
 	b, err := json.Marshal(m)
