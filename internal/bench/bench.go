@@ -144,7 +144,8 @@ var (
 )
 
 // upserts sends cfg.Upserts PUT /contacts from cfg.Clients goroutines; one in
-// five updates a contact created earlier, the rest create new ones.
+// five updates a contact created earlier (its next step changes), the rest
+// create new ones.
 func (c *client) upserts(ctx context.Context, cfg Config) ([]int64, []time.Duration, time.Duration, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -166,12 +167,13 @@ func (c *client) upserts(ctx context.Context, cfg Config) ([]int64, []time.Durat
 				}
 				n := i
 				if i%5 == 4 {
-					n = i / 2 // an update of an earlier contact
+					n = i - 4 // an update of the contact request i-4 created
 				}
 				body, _ := json.Marshal(map[string]any{
 					"email": fmt.Sprintf("Lead%d@Example.com", n), "first_name": "Lead", "last_name": fmt.Sprint(n),
 					"company": fmt.Sprintf("Company %d", n%997), "country": "FR", "source": sources[n%len(sources)],
-					"offer": offers[i%len(offers)], "tags": []string{"bench"},
+					"offer": offers[n%len(offers)], "next_step": fmt.Sprintf("call back (request %d)", i),
+					"tags": []string{"bench"},
 				})
 				var out struct{ ID int64 }
 				t0 := time.Now()

