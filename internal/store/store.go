@@ -45,7 +45,7 @@ type Config struct {
 	// Logger receives store-level warnings. Default: slog.Default().
 	Logger *slog.Logger
 	// Writers is how many group-commit writers run at once. SQLite always uses
-	// one (it has one writer); PostgreSQL defaults to 4.
+	// one (it has one writer); PostgreSQL defaults to 8.
 	Writers int
 }
 
@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.d.name == "postgres" {
 		writers = cfg.Writers
 		if writers <= 0 {
-			writers = 4
+			writers = 8
 		}
 	}
 	s.writer = newWriter(s, writers)
