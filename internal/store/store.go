@@ -191,6 +191,17 @@ func (s *Store) closeDBs() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
+// WriteStats says how well writes are group-committed: Ops per Commits is the
+// average number of operations sharing one transaction.
+type WriteStats struct {
+	Commits, Ops int64
+}
+
+// WriteStats returns the writer's totals since Open.
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Commits: s.writer.commits.Load(), Ops: s.writer.ops.Load()}
+}
+
 // ErrorCount is how many database errors (not domain errors) the store has seen.
 func (s *Store) ErrorCount() int64 { return s.errors.Load() }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned for writes submitted after Close.
@@ -31,6 +32,9 @@ type writer struct {
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	wg     sync.WaitGroup
+
+	commits atomic.Int64 // transactions committed
+	ops     atomic.Int64 // operations they carried
 }
 
 // maxBatchOps bounds one transaction, so a burst cannot hold the write lock for long.
@@ -112,13 +116,19 @@ func (w *writer) run(batch []*request) {
 	for _, r := range batch {
 		n += len(r.ops)
 	}
-	if err := w.attempt(batch, n == 1); err == nil {
-		return
+	err := w.attempt(batch, n == 1)
+	if errors.Is(err, errOptimisticFailed) {
+		err = w.attempt(batch, true)
 	}
-	if n == 1 {
-		return // attempt recorded the single op's error
-	}
-	if err := w.attempt(batch, true); err != nil {
+	switch {
+	case err == nil:
+		w.commits.Add(1)
+		w.ops.Add(int64(n))
+	case errors.Is(err, errRolledBack):
+		// A lone op failed: its own error is recorded, nothing was committed.
+	default:
+		// The transaction itself failed (begin, commit, or a race lost on every
+		// try): no op of the batch took effect.
 		for _, r := range batch {
 			for i := range r.errs {
 				r.errs[i] = err
@@ -127,7 +137,10 @@ func (w *writer) run(batch []*request) {
 	}
 }
 
-var errOptimisticFailed = errors.New("an op failed; retrying with savepoints")
+var (
+	errOptimisticFailed = errors.New("an op failed; retrying with savepoints")
+	errRolledBack       = errors.New("the op failed; rolled back")
+)
 
 const maxTries = 3
 
@@ -138,7 +151,7 @@ func (w *writer) attempt(batch []*request, isolate bool) error {
 		if err != nil && retryable(err) && try < maxTries {
 			continue
 		}
-		if err != nil && !errors.Is(err, errOptimisticFailed) {
+		if err != nil && !errors.Is(err, errOptimisticFailed) && !errors.Is(err, errRolledBack) {
 			w.s.errors.Add(1)
 		}
 		return err
@@ -170,7 +183,7 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 						return err
 					}
 					r.errs[i] = err
-					return nil
+					return errRolledBack
 				}
 				continue
 			}

@@ -32,7 +32,13 @@ func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
 	reg.MustRegister(m.requests, m.latency, m.ingested,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "nurture_db_errors_total", Help: "Database errors (not validation errors).",
-		}, func() float64 { return float64(st.ErrorCount()) }))
+		}, func() float64 { return float64(st.ErrorCount()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nurture_store_commits_total", Help: "Write transactions committed (each carries one or more grouped writes).",
+		}, func() float64 { return float64(st.WriteStats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nurture_store_writes_total", Help: "Writes committed; divided by commits, the average group-commit size.",
+		}, func() float64 { return float64(st.WriteStats().Ops) }))
 	return m
 }
 

@@ -104,6 +104,11 @@ func TestMetrics(t *testing.T) {
 				}
 			}
 		}
+		// Every successful write above was committed, some perhaps together.
+		commits := value(samples, "nurture_store_commits_total", map[string]string{})
+		if writes := value(samples, "nurture_store_writes_total", map[string]string{}); commits < 1 || writes < commits {
+			t.Errorf("store commits %g, writes %g; want at least one commit and writes >= commits", commits, writes)
+		}
 		if got, want := value(samples, "nurture_events_ingested_total", map[string]string{}), 3.0; got != want {
 			t.Errorf("nurture_events_ingested_total = %g; want %g (1 single, 2 in a batch; no duplicate, no rejected)", got, want)
 		}
