@@ -14,10 +14,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
-	_ "time/tzdata" // IANA zones even on machines without /usr/share/zoneinfo
+	_ "time/tzdata"
+	"unicode"
+	"unicode/utf8" // IANA zones even on machines without /usr/share/zoneinfo
 
 	"github.com/alecthomas/kong"
 
@@ -53,6 +56,17 @@ func (g *Globals) open(ctx context.Context, log *slog.Logger) (*store.Store, err
 		return nil, err
 	}
 	return s, nil
+}
+
+// withStore runs fn with the migrated store, closed afterwards.
+func (g *Globals) withStore(fn func(ctx context.Context, st *store.Store) error) error {
+	ctx := context.Background()
+	st, err := g.open(ctx, newLogger(g.stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(ctx, st)
 }
 
 // CLI is the command line.
@@ -201,22 +215,18 @@ type APIKeyCreateCmd struct {
 
 // Run creates the key and prints it alone on the last line.
 func (c *APIKeyCreateCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	st, err := g.open(ctx, newLogger(g.stderr))
-	if err != nil {
-		return err
+	if c.Name == "" || utf8.RuneCountInString(c.Name) > 100 || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
+		return errors.New("--name must be 1 to 100 characters, without control characters")
 	}
-	defer st.Close()
-	if c.Name == "" || len(c.Name) > 100 {
-		return errors.New("--name must be 1 to 100 characters")
-	}
-	key, k, err := st.CreateAPIKey(ctx, c.Name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "Created API key %d (%q, prefix %s). It is shown once; keep it secret:\n", k.ID, k.Name, k.Prefix)
-	fmt.Fprintln(g.stdout, key)
-	return nil
+	return g.withStore(func(ctx context.Context, st *store.Store) error {
+		key, k, err := st.CreateAPIKey(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "Created API key %d (%q, prefix %s). It is shown once; keep it secret:\n", k.ID, k.Name, k.Prefix)
+		fmt.Fprintln(g.stdout, key)
+		return nil
+	})
 }
 
 // APIKeyListCmd lists keys.
@@ -224,26 +234,22 @@ type APIKeyListCmd struct{}
 
 // Run lists keys.
 func (APIKeyListCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	st, err := g.open(ctx, newLogger(g.stderr))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	keys, err := st.ListAPIKeys(ctx)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tREVOKED")
-	for _, k := range keys {
-		revoked := "-"
-		if !k.RevokedAt.IsZero() {
-			revoked = k.RevokedAt.Format(time.RFC3339)
+	return g.withStore(func(ctx context.Context, st *store.Store) error {
+		keys, err := st.ListAPIKeys(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format(time.RFC3339), revoked)
-	}
-	return tw.Flush()
+		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if !k.RevokedAt.IsZero() {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	})
 }
 
 // APIKeyRevokeCmd revokes a key.
@@ -253,18 +259,14 @@ type APIKeyRevokeCmd struct {
 
 // Run revokes the key.
 func (c *APIKeyRevokeCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	st, err := g.open(ctx, newLogger(g.stderr))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := st.RevokeAPIKey(ctx, c.Key)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "Revoked API key %d (%q).\n", k.ID, k.Name)
-	return nil
+	return g.withStore(func(ctx context.Context, st *store.Store) error {
+		k, err := st.RevokeAPIKey(ctx, c.Key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "Revoked API key %d (%q).\n", k.ID, k.Name)
+		return nil
+	})
 }
 
 // MigrateUpCmd applies migrations.
@@ -272,14 +274,10 @@ type MigrateUpCmd struct{}
 
 // Run applies migrations.
 func (MigrateUpCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	st, err := g.open(ctx, newLogger(g.stderr))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	fmt.Fprintln(g.stdout, "Migrations applied.")
-	return nil
+	return g.withStore(func(context.Context, *store.Store) error {
+		fmt.Fprintln(g.stdout, "Migrations applied.")
+		return nil
+	})
 }
 
 // MigrateStatusCmd shows migration state.

@@ -156,6 +156,9 @@ func TestCommands(t *testing.T) {
 	if _, err := nurture(t, "serve", "--default-region", "Atlantis", "--data-dir", t.TempDir()); err == nil {
 		t.Error("serve with a bad --default-region succeeded")
 	}
+	if _, err := nurture(t, "apikey", "create", "--name", "evil\x1b[2J", "--data-dir", t.TempDir()); err == nil {
+		t.Error("apikey create with a control character in its name succeeded")
+	}
 	if _, err := nurture(t, "frobnicate"); err == nil {
 		t.Error("an unknown command succeeded")
 	}
