@@ -201,12 +201,22 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 			props[k] = v
 		}
 	}
-	return c, t.appendSystemEvent(c.ID, event.LeadCreated, source, now, props)
+	if err := t.appendSystemEvent(c.ID, event.LeadCreated, source, now, props); err != nil {
+		return c, err
+	}
+	if c.Owner != "" {
+		return c, t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner})
+	}
+	return c, nil
 }
 
 // lockContact loads a live contact for update (row-locked on PostgreSQL).
 func (t *tx) lockContact(id int64) (contact.Contact, error) {
-	c, err := scanContact(t.queryRow("SELECT "+contactColumns+" FROM contacts WHERE id = ? AND erased_at IS NULL"+t.s.d.forUpdate, id))
+	return t.lockContactWith(id, t.s.d.forUpdate)
+}
+
+func (t *tx) lockContactWith(id int64, lock string) (contact.Contact, error) {
+	c, err := scanContact(t.queryRow("SELECT "+contactColumns+" FROM contacts WHERE id = ? AND erased_at IS NULL"+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, contact.ErrNotFound
 	}
@@ -235,7 +245,20 @@ func (t *tx) updateContact(old, c contact.Contact, changes []contact.Change, sou
 	if len(changes) == 0 {
 		return nil
 	}
-	return t.appendSystemEvent(c.ID, event.FieldChanged, source, now, map[string]any{"changes": changes})
+	if err := t.appendSystemEvent(c.ID, event.FieldChanged, source, now, map[string]any{"changes": changes}); err != nil {
+		return err
+	}
+	// Stage and owner changes also get their own events: the engine and the
+	// reports read those rather than digging through field_changed.
+	if old.Status != c.Status {
+		if err := t.appendSystemEvent(c.ID, event.StageChanged, source, now, map[string]string{"from": old.Status, "to": c.Status}); err != nil {
+			return err
+		}
+	}
+	if old.Owner != c.Owner {
+		return t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner, "previous": old.Owner})
+	}
+	return nil
 }
 
 func (t *tx) syncTags(id int64, old, tags []string) error {

@@ -84,7 +84,9 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	default:
 		return r, &event.ValidationError{Field: "contact_id", Reason: "an event needs contact_id or email"}
 	}
-	err := t.queryRow(insertEventFrom+where+onDuplicateKey, args...).Scan(&r.EventID, &r.ContactID)
+	// FOR KEY SHARE (PostgreSQL): an erasure in flight holds FOR UPDATE, so the
+	// insert waits, then sees erased_at set and matches nothing.
+	err := t.queryRow(insertEventFrom+where+t.s.d.forKeyShare+onDuplicateKey, args...).Scan(&r.EventID, &r.ContactID)
 	if err == nil {
 		return r, nil
 	}
@@ -105,7 +107,9 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	if in.ContactID != 0 {
 		return r, contact.ErrNotFound
 	}
-	c, err := t.insertContact(contact.New(contact.Input{Email: in.Email}, now), in.Source, now)
+	c := contact.New(contact.Input{Email: in.Email}, now)
+	c.EmailDisplay = in.Email // the typed form is not known here; the identity stands in
+	c, err = t.insertContact(c, in.Source, now)
 	if err != nil {
 		return r, err
 	}

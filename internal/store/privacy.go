@@ -27,8 +27,8 @@ func (s *Store) identityHash(v string) any {
 // reports), event properties and idempotency keys are cleared, consent IPs
 // dropped, and a keyed hash of the email and phone kept as a tombstone.
 func (s *Store) EraseContact(ctx context.Context, id int64, source string) error {
-	return s.writer.do1(func(t *tx) error {
-		c, err := t.lockContact(id)
+	err := s.writer.do1(func(t *tx) error {
+		c, err := t.lockContactWith(id, t.s.d.forErase)
 		if err != nil {
 			return err
 		}
@@ -53,6 +53,17 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 		}
 		return t.appendSystemEvent(id, event.ContactErased, source, now, nil)
 	})
+	if err != nil || s.d.name != "sqlite" {
+		return err // PostgreSQL keeps dead row versions until VACUUM (see docs/privacy.md)
+	}
+	// The WAL still holds the pages as they were before the erasure: copy it
+	// into the database and truncate it. Best effort: readers in the middle of
+	// a long query can make it wait out the busy timeout and give up, and the
+	// next automatic checkpoint does the copy anyway.
+	if _, cerr := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
+		s.log.Warn("checkpoint after erasure", "err", cerr)
+	}
+	return nil
 }
 
 // IsErased reports whether an email or phone (normalised) belonged to an erased contact.

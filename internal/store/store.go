@@ -68,13 +68,18 @@ type Store struct {
 
 // dialect is the small seam between the two databases.
 type dialect struct {
-	name      string // "sqlite" or "postgres"
-	forUpdate string // row lock suffix inside write transactions
+	name string // "sqlite" or "postgres"
+	// Row locks inside write transactions (SQLite's single writer needs none).
+	// lockContact takes FOR NO KEY UPDATE: it must not conflict with the FOR KEY
+	// SHARE that every event insert takes on its contact (through the foreign
+	// key and explicitly), or upserts and appends deadlock each other. Erasure
+	// takes FOR UPDATE, which does conflict, so no event slips in beside it.
+	forUpdate, forErase, forKeyShare string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", forUpdate: " FOR UPDATE"}
+	postgresDialect = dialect{name: "postgres", forUpdate: " FOR NO KEY UPDATE", forErase: " FOR UPDATE", forKeyShare: " FOR KEY SHARE"}
 )
 
 // IsPostgres reports whether url names a PostgreSQL database.
@@ -136,7 +141,10 @@ func (s *Store) openSQLite(cfg Config) error {
 	// rather than 1,000: random-order index inserts (events by contact) dirty
 	// many pages per commit, and fewer checkpoints write each page back fewer
 	// times. Measured on 1M events over 45k contacts: 24k -> 29k events/s.
-	w, err := sql.Open("sqlite", base+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate")
+	// secure_delete zeroes freed content, so erased personal data does not
+	// linger in free pages of the file.
+	w, err := sql.Open("sqlite", base+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)"+
+		"&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -308,16 +316,26 @@ func (s *Store) dbErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// retryable reports whether a failed operation may succeed if run again:
-// a race lost to another transaction (PostgreSQL unique violation, deadlock,
-// serialization failure) or a busy SQLite file.
-func retryable(err error) bool {
+// Temporary reports whether err is a database conflict that a retry of the
+// whole request may get past (the store already retried it).
+func Temporary(err error) bool { return retryable(err) }
+
+// retryable reports whether a failed operation may succeed if run again.
+func retryable(err error) bool { return lostRace(err) || conflicted(err) }
+
+// lostRace reports a unique key taken by a transaction that committed
+// meanwhile (PostgreSQL): running the op again sees the winner's row.
+func lostRace(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// conflicted reports a transaction that must start over: a PostgreSQL
+// deadlock or serialisation failure, or a SQLite file busy with another process.
+func conflicted(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "23505", "40001", "40P01":
-			return true
-		}
+		return pe.Code == "40001" || pe.Code == "40P01"
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

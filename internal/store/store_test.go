@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -446,6 +449,163 @@ func TestAPIKeys(t *testing.T) {
 		keys, _ := s.ListAPIKeys(ctx)
 		if len(keys) != 1 || keys[0].RevokedAt.IsZero() {
 			t.Errorf("ListAPIKeys = %+v", keys)
+		}
+	})
+}
+
+// Upserts and event appends on the same few contacts from many goroutines:
+// on PostgreSQL, with several writers, their row locks must not deadlock
+// (upserts lock FOR NO KEY UPDATE, appends FOR KEY SHARE) and every write
+// must succeed.
+func TestMixedLoadOnFewContacts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		var ids []int64
+		for i := range 4 {
+			r, err := s.WriteContact(ctx, store.WriteContactParams{Input: norm(t, contact.Input{Email: fmt.Sprintf("c%d@example.com", i)})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.Contact.ID)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failed []error
+		for g := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := range 20 {
+					var err error
+					if (g+n)%2 == 0 {
+						_, err = s.WriteContact(ctx, store.WriteContactParams{Input: norm(t, contact.Input{
+							Email: fmt.Sprintf("c%d@example.com", (g+n)%4), NextStep: fmt.Sprintf("step %d-%d", g, n)})})
+					} else {
+						var in []store.EventInput
+						for k := range 4 {
+							in = append(in, store.EventInput{ContactID: ids[(g+n+k)%4], Type: "page_viewed", OccurredAt: storetest.Epoch, Source: "api"})
+						}
+						for _, r := range s.AppendEvents(ctx, in) {
+							err = errors.Join(err, r.Err)
+						}
+					}
+					if err != nil {
+						mu.Lock()
+						failed = append(failed, err)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(failed) > 0 {
+			t.Fatalf("%d of 640 writes failed; first: %v", len(failed), failed[0])
+		}
+	})
+}
+
+// An erasure racing with event appends on the same contact must leave no
+// event with properties behind, whichever commits first.
+func TestErasureRacingAppendsLeavesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		for iter := range 10 {
+			r, err := s.WriteContact(ctx, store.WriteContactParams{Input: norm(t, contact.Input{Email: fmt.Sprintf("v%d@example.com", iter)})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := r.Contact.ID
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						s.AppendEvents(ctx, []store.EventInput{{ContactID: id, Type: "page_viewed", OccurredAt: storetest.Epoch,
+							Source: "api", Properties: json.RawMessage(`{"secret":"LEAKED"}`), IdempotencyKey: fmt.Sprintf("%d-%d-%d", iter, g, n)}})
+					}
+				}()
+			}
+			if err := s.EraseContact(ctx, id, "api"); err != nil {
+				t.Fatal(err)
+			}
+			close(stop)
+			wg.Wait()
+			dump, err := storetest.Dump(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if storetest.Contains(dump, "LEAKED") {
+				t.Fatalf("erasure %d left event properties behind", iter)
+			}
+		}
+	})
+}
+
+// After an erasure, the SQLite files themselves (database and WAL) hold no
+// trace of the person: freed space is zeroed and the WAL checkpointed.
+func TestErasureLeavesNothingInSQLiteFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.WriteContact(ctx, store.WriteContactParams{Input: norm(t, contact.Input{
+		Email: "zebediah.quux@example.com", FirstName: "Zebediah", LastName: "Quuxington", Phone: "+33612345678"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EraseContact(ctx, r.Contact.ID, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"nurture.db", "nurture.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"zebediah.quux@example.com", "Quuxington", "+33612345678"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s still contains %q after erasure", f, secret)
+			}
+		}
+	}
+}
+
+func TestStageAndOwnerChangesHaveTheirEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		r, err := s.WriteContact(ctx, store.WriteContactParams{Input: norm(t, contact.Input{Email: "o@example.com", Owner: "sam"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+		if _, err := s.PatchContact(ctx, r.Contact.ID, norm(t, contact.Input{Status: "contacted", Owner: "kim"}), "api"); err != nil {
+			t.Fatal(err)
+		}
+		evs, _, _ := s.Timeline(ctx, r.Contact.ID, nil, 10)
+		got := map[string]string{} // the newest event of each type
+		for _, e := range evs {
+			if _, seen := got[e.Type]; !seen {
+				got[e.Type] = string(e.Properties)
+			}
+		}
+		want := map[string]string{
+			"lead_created":   "",
+			"field_changed":  got["field_changed"],
+			"stage_changed":  `{"from":"new","to":"contacted"}`,
+			"owner_assigned": `{"owner":"kim","previous":"sam"}`, // the newest of the two
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(evs) != 5 {
+			t.Errorf("timeline %v; want %v and 5 events (owner_assigned at creation too)", got, want)
 		}
 	})
 }

@@ -120,6 +120,29 @@ func (w *writer) run(batch []*request) {
 	if errors.Is(err, errOptimisticFailed) {
 		err = w.attempt(batch, true)
 	}
+	if n > 1 && conflicted(err) {
+		// The batch's row locks keep colliding with another writer's (several
+		// contacts locked in different orders). Each op in a transaction of its
+		// own locks one contact at a time, which cannot form a cycle.
+		w.runEach(batch)
+		return
+	}
+	w.settle(batch, n, err)
+}
+
+// runEach runs every op of the batch in its own transaction.
+func (w *writer) runEach(batch []*request) {
+	for _, r := range batch {
+		for i, o := range r.ops {
+			one := &request{ops: []op{o}, errs: make([]error, 1)}
+			w.settle([]*request{one}, 1, w.attempt([]*request{one}, true))
+			r.errs[i] = one.errs[0]
+		}
+	}
+}
+
+// settle records the outcome of a batch's transaction.
+func (w *writer) settle(batch []*request, n int, err error) {
 	switch {
 	case err == nil:
 		w.commits.Add(1)
@@ -148,7 +171,10 @@ func (w *writer) attempt(batch []*request, isolate bool) error {
 	ctx := context.Background() // a batch serves many callers; none may cancel it
 	for try := 1; ; try++ {
 		err := w.attemptOnce(ctx, batch, isolate)
-		if err != nil && retryable(err) && try < maxTries {
+		// A lone op retries its conflicts here; a batch that conflicts is
+		// split instead (see run), since the same batch would likely collide again.
+		lone := len(batch) == 1 && len(batch[0].ops) == 1
+		if err != nil && try < maxTries && (lostRace(err) || conflicted(err) && lone) {
 			continue
 		}
 		if err != nil && !errors.Is(err, errOptimisticFailed) && !errors.Is(err, errRolledBack) {
@@ -171,6 +197,9 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 			if !isolate {
 				if err := o(t); err != nil {
 					sqlTx.Rollback()
+					if conflicted(err) {
+						return err // savepoints would not help: run splits the batch
+					}
 					return errOptimisticFailed
 				}
 				continue
@@ -187,13 +216,23 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 				}
 				continue
 			}
-			r.errs[i] = w.isolated(t, o)
+			err := w.isolated(t, o)
+			if conflicted(err) {
+				// Locks taken by earlier ops of this transaction are part of the
+				// cycle: only a fresh transaction can get past it.
+				sqlTx.Rollback()
+				return err
+			}
+			r.errs[i] = err
 		}
 	}
 	return sqlTx.Commit()
 }
 
-// isolated runs one op inside a savepoint, retrying it when it lost a race.
+// isolated runs one op inside a savepoint, retrying it when it lost a race to
+// a transaction that has since committed (a unique key taken meanwhile). A
+// deadlock or serialisation failure is returned for the caller to retry the
+// whole transaction.
 func (w *writer) isolated(t *tx, o op) error {
 	for try := 1; ; try++ {
 		if _, err := t.Tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
@@ -207,7 +246,7 @@ func (w *writer) isolated(t *tx, o op) error {
 		if _, rerr := t.Tx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		if !retryable(err) || try >= maxTries {
+		if !lostRace(err) || try >= maxTries {
 			return err
 		}
 	}
