@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: go vet, then go test -race on SQLite and on a
+# Runs the whole test suite: gofmt and go vet, then go test -race on SQLite and on a
 # throwaway PostgreSQL on 127.0.0.1 (installed from Debian's packages when
 # missing and we are root). Stops what it starts, also on failure.
 # Extra arguments go to go test (for example: scripts/test.sh -run Upsert).
@@ -22,19 +22,30 @@ stop_pg() {
 }
 trap stop_pg EXIT
 
+# Install what is missing from Debian's packages when we can (root with apt):
+# PostgreSQL for the store tests, a C compiler for the race detector.
+missing=()
+if [ -z "${NURTURE_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+if ! command -v "$(go env CC)" >/dev/null 2>&1; then
+  missing+=(gcc libc6-dev)
+fi
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing from Debian's packages: ${missing[*]}"
+  if ! { apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "!! apt-get could not install ${missing[*]}"
+  fi
+fi
+
 start_pg() {
   if [ -n "${NURTURE_TEST_POSTGRES:-}" ]; then
     echo "== using PostgreSQL from NURTURE_TEST_POSTGRES"
     return 0
   fi
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "== installing PostgreSQL from Debian's packages"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-    else
-      return 1
-    fi
+    return 1
   fi
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   PGDATA=$(mktemp -d)
@@ -63,7 +74,16 @@ if ! start_pg; then
   echo "!! =================================================================="
 fi
 
-echo "== go vet"
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
 go vet ./...
-echo "== go test -race"
-go test -race -count=1 -timeout 20m "$@" ./...
+race=-race
+if ! command -v "$(go env CC)" >/dev/null 2>&1; then
+  echo "!! no C compiler: running WITHOUT the race detector (install gcc to get it)"
+  race=
+fi
+echo "== go test $race"
+go test $race -count=1 -timeout 20m "$@" ./...

@@ -209,17 +209,28 @@ func (s *Server) appendBatch(ctx context.Context, in *batchInput) (*batchOutput,
 		at = append(at, i)
 	}
 	out := &batchOutput{}
+	failed := 0 // items that hit a server-side failure, not a problem with the item
 	for j, r := range s.store.AppendEvents(ctx, inputs) {
 		i := at[j]
 		if r.Err != nil {
 			rej := rejection(r.Err)
-			if rej == nil {
-				return nil, s.problem(r.Err, "")
+			switch {
+			case rej == nil:
+				// Other items of the batch may be committed: answer item by item,
+				// so the client retries only what failed.
+				s.log.Error("append event", "err", r.Err)
+				failed++
+				rej = &EventReject{Message: "not stored because of a server error; retry this event"}
+			case errors.Is(r.Err, store.ErrClosed):
+				failed++
 			}
 			results[i] = EventResult{Index: i, Status: "rejected", Error: rej}
 			continue
 		}
 		results[i] = result(i, r)
+	}
+	if failed > 0 && failed == len(results) {
+		return nil, huma.Error503ServiceUnavailable("no event could be stored; retry the batch")
 	}
 	for i := range results {
 		switch results[i].Status {

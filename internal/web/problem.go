@@ -47,6 +47,9 @@ func (s *Server) problem(err error, prefix string) error {
 		return huma.Error409Conflict("a contact with this email or phone already exists; use PUT /api/v1/contacts to upsert")
 	case errors.Is(err, store.ErrClosed):
 		return huma.Error503ServiceUnavailable("shutting down; retry")
+	case store.Temporary(err):
+		s.log.Warn("write conflict persisted through retries", "err", err)
+		return huma.Error503ServiceUnavailable("the database is busy with conflicting writes; retry")
 	}
 	s.log.Error("request failed", "err", err)
 	return huma.Error500InternalServerError("internal error")
