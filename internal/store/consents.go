@@ -11,7 +11,7 @@ import (
 // RecordConsents appends consent statements to a live contact's ledger.
 func (s *Store) RecordConsents(ctx context.Context, contactID int64, in []contact.ConsentInput, source string) ([]contact.Consent, error) {
 	var out []contact.Consent
-	err := s.writer.do1(func(t *tx) error {
+	err := s.writer.doKeyed(idKey(contactID), func(t *tx) error {
 		if _, err := t.lockContact(contactID); err != nil {
 			return err
 		}

@@ -117,7 +117,11 @@ type WriteContactResult struct {
 // field_changed and consent_changed events in the same transaction.
 func (s *Store) WriteContact(ctx context.Context, p WriteContactParams) (WriteContactResult, error) {
 	var res WriteContactResult
-	err := s.writer.do1(func(t *tx) error {
+	key := "e:" + p.Input.Email
+	if p.Input.Email == "" {
+		key = "p:" + p.Input.Phone
+	}
+	err := s.writer.doKeyed(key, func(t *tx) error {
 		var err error
 		res, err = t.writeContact(p)
 		return err
@@ -283,7 +287,7 @@ func (t *tx) syncTags(id int64, old, tags []string) error {
 // emptied) to a live contact.
 func (s *Store) PatchContact(ctx context.Context, id int64, in contact.Input, source string) (contact.Contact, error) {
 	var res contact.Contact
-	err := s.writer.do1(func(t *tx) error {
+	err := s.writer.doKeyed(idKey(id), func(t *tx) error {
 		now := t.s.now()
 		old, err := t.lockContact(id)
 		if err != nil {
@@ -378,3 +382,6 @@ func (s *Store) ListContacts(ctx context.Context, p ListContactsParams) ([]conta
 	}
 	return out, next, nil
 }
+
+// idKey is the writer's lock-order key of a request on a known contact.
+func idKey(id int64) string { return fmt.Sprintf("i:%020d", id) }

@@ -27,7 +27,7 @@ func (s *Store) identityHash(v string) any {
 // reports), event properties and idempotency keys are cleared, consent IPs
 // dropped, and a keyed hash of the email and phone kept as a tombstone.
 func (s *Store) EraseContact(ctx context.Context, id int64, source string) error {
-	err := s.writer.do1(func(t *tx) error {
+	err := s.writer.doKeyed(idKey(id), func(t *tx) error {
 		c, err := t.lockContactWith(id, t.s.d.forErase)
 		if err != nil {
 			return err

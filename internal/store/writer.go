@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -20,6 +22,10 @@ type request struct {
 	ops  []op
 	errs []error
 	done chan struct{}
+	// key names the contact the request locks, if it is one: a batch runs its
+	// requests in key order, so that writers sharing a database lock contacts
+	// in the same order and do not deadlock each other.
+	key string
 }
 
 // writer group-commits: while one transaction commits, requests queue up, and
@@ -52,7 +58,10 @@ func newWriter(s *Store, workers int) *writer {
 // do runs ops, each all-or-nothing, and returns their errors (nil entries for
 // successes). It returns once the transaction holding them has committed.
 func (w *writer) do(ops ...op) []error {
-	req := &request{ops: ops, errs: make([]error, len(ops)), done: make(chan struct{})}
+	return w.submit(&request{ops: ops, errs: make([]error, len(ops)), done: make(chan struct{})})
+}
+
+func (w *writer) submit(req *request) []error {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -68,7 +77,12 @@ func (w *writer) do(ops ...op) []error {
 }
 
 // do1 runs a single op.
-func (w *writer) do1(o op) error { return w.do(o)[0] }
+func (w *writer) do1(o op) error { return w.doKeyed("", o) }
+
+// doKeyed runs a single op that locks the contact named by key.
+func (w *writer) doKeyed(key string, o op) error {
+	return w.submit(&request{ops: []op{o}, errs: make([]error, 1), done: make(chan struct{}), key: key})[0]
+}
 
 // close stops accepting writes and returns when every queued one is committed.
 func (w *writer) close() {
@@ -112,6 +126,7 @@ func (w *writer) loop() {
 // each op, so one op's failure leaves the others in; ops that lost a race to
 // another transaction are retried.
 func (w *writer) run(batch []*request) {
+	slices.SortStableFunc(batch, func(a, b *request) int { return strings.Compare(a.key, b.key) })
 	n := 0
 	for _, r := range batch {
 		n += len(r.ops)
