@@ -6,6 +6,7 @@ package contact
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -29,10 +30,17 @@ type Contact struct {
 	PotentialValue *float64       `json:"potential_value,omitempty"`
 	Urgency        string         `json:"urgency,omitempty"`
 	Budget         *float64       `json:"budget,omitempty"`
-	Status         string         `json:"status"`
+	Status         string         `json:"status" doc:"pipeline stage"`
+	Lifecycle      string         `json:"lifecycle" doc:"lifecycle stage: subscriber, lead, mql, sal, sql, opportunity, customer or disqualified"`
 	NextStep       string         `json:"next_step,omitempty"`
 	Owner          string         `json:"owner,omitempty"`
-	Tags           []string       `json:"tags"`
+	// The opportunity: its value and expected close date, and the revenue
+	// recorded when it was won.
+	OpportunityValue  *float64   `json:"opportunity_value,omitempty"`
+	ExpectedCloseDate string     `json:"expected_close_date,omitempty" doc:"YYYY-MM-DD"`
+	WonRevenue        *float64   `json:"won_revenue,omitempty"`
+	ClosedAt          *time.Time `json:"closed_at,omitempty" doc:"when the contact was won or lost"`
+	Tags              []string   `json:"tags"`
 	CustomFields   map[string]any `json:"custom_fields"`
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
@@ -53,6 +61,32 @@ const (
 // Statuses lists the pipeline statuses in pipeline order.
 var Statuses = []string{StatusNew, StatusContacted, StatusNurture, StatusMeetingBooked,
 	StatusMeetingHeld, StatusQualified, StatusWon, StatusLost}
+
+// Lifecycle stages, in order; disqualified stands apart (DOMAIN.md: MQL →
+// sales accepted → SQL is the hand-off from automation to a human).
+const (
+	LifecycleSubscriber   = "subscriber"
+	LifecycleLead         = "lead"
+	LifecycleMQL          = "mql"
+	LifecycleSAL          = "sal"
+	LifecycleSQL          = "sql"
+	LifecycleOpportunity  = "opportunity"
+	LifecycleCustomer     = "customer"
+	LifecycleDisqualified = "disqualified"
+)
+
+// Lifecycles lists the lifecycle stages in order, disqualified last.
+var Lifecycles = []string{LifecycleSubscriber, LifecycleLead, LifecycleMQL, LifecycleSAL, LifecycleSQL,
+	LifecycleOpportunity, LifecycleCustomer, LifecycleDisqualified}
+
+// LifecycleRank orders the stages (-1 for an unknown one); disqualified
+// ranks above none, it is a way out, not a step forward.
+func LifecycleRank(s string) int {
+	if s == LifecycleDisqualified {
+		return -1
+	}
+	return slices.Index(Lifecycles, s)
+}
 
 // Urgencies lists the accepted urgency levels.
 var Urgencies = []string{"low", "medium", "high"}

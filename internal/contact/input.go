@@ -36,10 +36,13 @@ type Input struct {
 	Urgency        string
 	Budget         *float64
 	Status         string
+	Lifecycle      string // on create; an upsert only ever raises it
 	NextStep       string
 	Owner          string
-	Tags           []string
-	CustomFields   map[string]any // a nil value removes that key
+	OpportunityValue  *float64
+	ExpectedCloseDate string // YYYY-MM-DD
+	Tags              []string
+	CustomFields      map[string]any // a nil value removes that key
 	Clear          []string
 
 	// emailDisplay is the trimmed form of Email as typed; set by Normalize.
@@ -88,11 +91,12 @@ var normalizedFields = []textField{
 	{"time_zone", func(i *Input) *string { return &i.TimeZone }, func(c *Contact) *string { return &c.TimeZone }, 64},
 	{"urgency", func(i *Input) *string { return &i.Urgency }, func(c *Contact) *string { return &c.Urgency }, 16},
 	{"status", func(i *Input) *string { return &i.Status }, func(c *Contact) *string { return &c.Status }, 32},
+	{"expected_close_date", func(i *Input) *string { return &i.ExpectedCloseDate }, func(c *Contact) *string { return &c.ExpectedCloseDate }, 10},
 }
 
 // Clearable lists the fields a PATCH may remove.
 var clearable = func() map[string]bool {
-	m := map[string]bool{"potential_value": true, "budget": true, "tags": true, "custom_fields": true}
+	m := map[string]bool{"potential_value": true, "budget": true, "opportunity_value": true, "tags": true, "custom_fields": true}
 	for _, f := range append(slices.Clone(textFields), normalizedFields...) {
 		if f.name != "status" {
 			m[f.name] = true
@@ -172,6 +176,18 @@ func Normalize(in Input, defaultRegion string) (Input, error) {
 			return Input{}, invalid("status", "must be one of %s", strings.Join(Statuses, ", "))
 		}
 	}
+	if out.Lifecycle != "" {
+		out.Lifecycle = strings.ToLower(strings.TrimSpace(out.Lifecycle))
+		if !slices.Contains(Lifecycles, out.Lifecycle) {
+			return Input{}, invalid("lifecycle", "must be one of %s", strings.Join(Lifecycles, ", "))
+		}
+	}
+	if out.ExpectedCloseDate != "" {
+		d, err := time.Parse(time.DateOnly, out.ExpectedCloseDate)
+		if err != nil || d.Year() < 1970 || d.Year() > 9999 {
+			return Input{}, invalid("expected_close_date", "must be a date written YYYY-MM-DD")
+		}
+	}
 	if out.Urgency != "" {
 		out.Urgency = strings.ToLower(out.Urgency)
 		if !slices.Contains(Urgencies, out.Urgency) {
@@ -182,7 +198,7 @@ func Normalize(in Input, defaultRegion string) (Input, error) {
 	for _, n := range []struct {
 		name string
 		v    *float64
-	}{{"potential_value", out.PotentialValue}, {"budget", out.Budget}} {
+	}{{"potential_value", out.PotentialValue}, {"budget", out.Budget}, {"opportunity_value", out.OpportunityValue}} {
 		if n.v != nil && (math.IsNaN(*n.v) || *n.v < 0 || *n.v > maxNumber) {
 			return Input{}, invalid(n.name, "must be a number from 0 to %g", maxNumber)
 		}
@@ -215,6 +231,8 @@ func given(in *Input, field string) bool {
 		return in.PotentialValue != nil
 	case "budget":
 		return in.Budget != nil
+	case "opportunity_value":
+		return in.OpportunityValue != nil
 	case "tags":
 		return in.Tags != nil
 	case "custom_fields":

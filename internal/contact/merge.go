@@ -15,9 +15,13 @@ type Change struct {
 	New   any    `json:"new,omitempty"`
 }
 
-// New builds a contact from normalised input. Status defaults to new.
+// New builds a contact from normalised input. Status defaults to new and the
+// lifecycle to lead; on create the input may set either.
 func New(in Input, now time.Time) Contact {
-	c := Contact{Status: StatusNew, Tags: []string{}, CustomFields: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+	c := Contact{Status: StatusNew, Lifecycle: LifecycleLead, Tags: []string{}, CustomFields: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+	if in.Lifecycle != "" {
+		c.Lifecycle = in.Lifecycle
+	}
 	c, _ = Merge(c, in, false, now)
 	return c
 }
@@ -56,6 +60,13 @@ func Merge(c Contact, in Input, replaceTags bool, now time.Time) (Contact, []Cha
 	}
 	setNum("potential_value", &c.PotentialValue, in.PotentialValue)
 	setNum("budget", &c.Budget, in.Budget)
+	setNum("opportunity_value", &c.OpportunityValue, in.OpportunityValue)
+	// A form filled again must not send a lead back down the funnel: input
+	// only raises the lifecycle; moves back are explicit and need a reason.
+	if in.Lifecycle != "" && c.Lifecycle != LifecycleDisqualified && in.Lifecycle != LifecycleDisqualified &&
+		LifecycleRank(in.Lifecycle) > LifecycleRank(c.Lifecycle) {
+		set("lifecycle", &c.Lifecycle, in.Lifecycle)
+	}
 
 	if in.Tags != nil {
 		tags := slices.Clone(in.Tags)
@@ -91,10 +102,13 @@ func Merge(c Contact, in Input, replaceTags bool, now time.Time) (Contact, []Cha
 	}
 	for _, f := range in.Clear {
 		switch f {
-		case "potential_value", "budget":
+		case "potential_value", "budget", "opportunity_value":
 			dst := &c.PotentialValue
-			if f == "budget" {
+			switch f {
+			case "budget":
 				dst = &c.Budget
+			case "opportunity_value":
+				dst = &c.OpportunityValue
 			}
 			if *dst != nil {
 				changes = append(changes, Change{Field: f, Old: **dst})

@@ -38,7 +38,7 @@ func TestNew(t *testing.T) {
 	t.Parallel()
 	got := contact.New(norm(t, contact.Input{Email: "Ada@Example.com", Company: "ACME"}), created)
 	want := contact.Contact{Email: "ada@example.com", EmailDisplay: "Ada@Example.com", Company: "ACME",
-		Status: contact.StatusNew, Tags: []string{}, CustomFields: map[string]any{}, CreatedAt: created, UpdatedAt: created}
+		Status: contact.StatusNew, Lifecycle: contact.LifecycleLead, Tags: []string{}, CustomFields: map[string]any{}, CreatedAt: created, UpdatedAt: created}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("New\n got %+v\nwant %+v", got, want)
 	}

@@ -47,6 +47,18 @@ const (
 	HumanTakeover  = "human_takeover"
 	ConsentChanged = "consent_changed"
 	ContactErased  = "contact_erased"
+
+	ScoreBandChanged = "score_band_changed"
+	SalesReady       = "sales_ready"
+	LifecycleChanged = "lifecycle_changed"
+	HandoffAccepted  = "handoff_accepted"
+	HandoffRejected  = "handoff_rejected"
+	TaskCreated      = "task_created"
+	TaskCompleted    = "task_completed"
+	ActivityLogged   = "activity_logged"
+	BANTUpdated      = "bant_updated"
+	Converted        = "converted"
+	MeetingNoShow    = "meeting_no_show"
 )
 
 // Type describes a standard event type.
@@ -74,11 +86,22 @@ var Registry = []Type{
 	{MeetingBooked, "a meeting was booked", false},
 	{MeetingHeld, "a meeting took place", false},
 	{StageChanged, "the pipeline stage changed", true},
-	{ScoreChanged, "a score changed", true},
+	{ScoreChanged, "scores changed outside an event (a rescore); properties version, before, after", true},
 	{OwnerAssigned, "an owner was assigned", true},
 	{HumanTakeover, "a salesperson took the lead over; automation stops", false},
 	{ConsentChanged, "a consent was granted, withdrawn or requested", true},
 	{ContactErased, "the contact's personal data was erased", true},
+	{ScoreBandChanged, "the threshold score moved the contact to another band; properties score, value, from, to", true},
+	{SalesReady, "the score crossed the sales-ready threshold: offer a meeting slot and call", true},
+	{LifecycleChanged, "the lifecycle stage changed; properties from, to, reason, by", true},
+	{HandoffAccepted, "sales accepted a marketing-qualified lead (MQL → SAL)", true},
+	{HandoffRejected, "sales rejected a marketing-qualified lead, with a reason", true},
+	{TaskCreated, "a sales task was created; properties task_id, kind, title", true},
+	{TaskCompleted, "a sales task was completed; properties task_id, by, outcome", true},
+	{ActivityLogged, "a salesperson logged a call, meeting, email reply or note", true},
+	{BANTUpdated, "a BANT criterion was recorded; properties criterion, confirmed, by", true},
+	{Converted, "the contact converted (an outcome for backtests and reports)", false},
+	{MeetingNoShow, "the contact did not attend a booked meeting", false},
 }
 
 // IsSystem reports whether only Nurture itself may write events of type t.
