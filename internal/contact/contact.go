@@ -13,37 +13,37 @@ import (
 // Contact is a lead as the CRM knows it. Email is the normalised identity
 // (trimmed, lower-cased); EmailDisplay keeps the form the lead typed.
 type Contact struct {
-	ID             int64          `json:"id"`
-	Email          string         `json:"email,omitempty"`
-	EmailDisplay   string         `json:"email_display,omitempty"`
-	Phone          string         `json:"phone,omitempty" doc:"E.164"`
-	FirstName      string         `json:"first_name,omitempty"`
-	LastName       string         `json:"last_name,omitempty"`
-	Company        string         `json:"company,omitempty"`
-	Role           string         `json:"role,omitempty"`
-	Country        string         `json:"country,omitempty" doc:"ISO 3166-1 alpha-2"`
-	TimeZone       string         `json:"time_zone,omitempty" doc:"IANA time zone"`
-	Source         string         `json:"source,omitempty"`
-	Offer          string         `json:"offer,omitempty"`
-	Persona        string         `json:"persona,omitempty"`
-	RequestType    string         `json:"request_type,omitempty"`
-	PotentialValue *float64       `json:"potential_value,omitempty"`
-	Urgency        string         `json:"urgency,omitempty"`
-	Budget         *float64       `json:"budget,omitempty"`
-	Status         string         `json:"status" doc:"pipeline stage"`
-	Lifecycle      string         `json:"lifecycle" doc:"lifecycle stage: subscriber, lead, mql, sal, sql, opportunity, customer or disqualified"`
-	NextStep       string         `json:"next_step,omitempty"`
-	Owner          string         `json:"owner,omitempty"`
+	ID             int64    `json:"id"`
+	Email          string   `json:"email,omitempty"`
+	EmailDisplay   string   `json:"email_display,omitempty"`
+	Phone          string   `json:"phone,omitempty" doc:"E.164"`
+	FirstName      string   `json:"first_name,omitempty"`
+	LastName       string   `json:"last_name,omitempty"`
+	Company        string   `json:"company,omitempty"`
+	Role           string   `json:"role,omitempty"`
+	Country        string   `json:"country,omitempty" doc:"ISO 3166-1 alpha-2"`
+	TimeZone       string   `json:"time_zone,omitempty" doc:"IANA time zone"`
+	Source         string   `json:"source,omitempty"`
+	Offer          string   `json:"offer,omitempty"`
+	Persona        string   `json:"persona,omitempty"`
+	RequestType    string   `json:"request_type,omitempty"`
+	PotentialValue *float64 `json:"potential_value,omitempty"`
+	Urgency        string   `json:"urgency,omitempty"`
+	Budget         *float64 `json:"budget,omitempty"`
+	Status         string   `json:"status" doc:"pipeline stage"`
+	Lifecycle      string   `json:"lifecycle" doc:"lifecycle stage: subscriber, lead, mql, sal, sql, opportunity, customer or disqualified"`
+	NextStep       string   `json:"next_step,omitempty"`
+	Owner          string   `json:"owner,omitempty"`
 	// The opportunity: its value and expected close date, and the revenue
 	// recorded when it was won.
-	OpportunityValue  *float64   `json:"opportunity_value,omitempty"`
-	ExpectedCloseDate string     `json:"expected_close_date,omitempty" doc:"YYYY-MM-DD"`
-	WonRevenue        *float64   `json:"won_revenue,omitempty"`
-	ClosedAt          *time.Time `json:"closed_at,omitempty" doc:"when the contact was won or lost"`
-	Tags              []string   `json:"tags"`
-	CustomFields   map[string]any `json:"custom_fields"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	OpportunityValue  *float64       `json:"opportunity_value,omitempty"`
+	ExpectedCloseDate string         `json:"expected_close_date,omitempty" doc:"YYYY-MM-DD"`
+	WonRevenue        *float64       `json:"won_revenue,omitempty"`
+	ClosedAt          *time.Time     `json:"closed_at,omitempty" doc:"when the contact was won or lost"`
+	Tags              []string       `json:"tags"`
+	CustomFields      map[string]any `json:"custom_fields"`
+	CreatedAt         time.Time      `json:"created_at"`
+	UpdatedAt         time.Time      `json:"updated_at"`
 }
 
 // Pipeline statuses, in order (DOMAIN.md, "Funnel and lifecycle").

@@ -20,30 +20,30 @@ import (
 // Input is what a caller says about a contact. Empty strings, nil numbers, nil
 // tags and nil custom fields mean "not given". Clear lists fields a PATCH removes.
 type Input struct {
-	Email          string
-	Phone          string
-	FirstName      string
-	LastName       string
-	Company        string
-	Role           string
-	Country        string
-	TimeZone       string
-	Source         string
-	Offer          string
-	Persona        string
-	RequestType    string
-	PotentialValue *float64
-	Urgency        string
-	Budget         *float64
-	Status         string
-	Lifecycle      string // on create; an upsert only ever raises it
-	NextStep       string
-	Owner          string
+	Email             string
+	Phone             string
+	FirstName         string
+	LastName          string
+	Company           string
+	Role              string
+	Country           string
+	TimeZone          string
+	Source            string
+	Offer             string
+	Persona           string
+	RequestType       string
+	PotentialValue    *float64
+	Urgency           string
+	Budget            *float64
+	Status            string
+	Lifecycle         string // on create; an upsert only ever raises it
+	NextStep          string
+	Owner             string
 	OpportunityValue  *float64
 	ExpectedCloseDate string // YYYY-MM-DD
 	Tags              []string
 	CustomFields      map[string]any // a nil value removes that key
-	Clear          []string
+	Clear             []string
 
 	// emailDisplay is the trimmed form of Email as typed; set by Normalize.
 	emailDisplay string
