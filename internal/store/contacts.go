@@ -12,23 +12,26 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/score"
 )
 
 const contactColumns = `id, email, email_display, phone, first_name, last_name, company, role, country,
 	time_zone, source, offer, persona, request_type, potential_value, urgency, budget, status, next_step,
-	owner, tags, custom_fields, created_at, updated_at`
+	owner, tags, custom_fields, created_at, updated_at, lifecycle, opportunity_value, expected_close_date,
+	won_revenue, closed_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanContact(row scanner) (contact.Contact, error) {
 	var c contact.Contact
 	var email, display, phone, first, last, company, role, country, tz, source, offer, persona,
-		reqType, urgency, next, owner, tags, custom sql.NullString
-	var value, budget sql.NullFloat64
+		reqType, urgency, next, owner, tags, custom, closeDate sql.NullString
+	var value, budget, oppValue, won sql.NullFloat64
 	var created, updated int64
+	var closed sql.NullInt64
 	err := row.Scan(&c.ID, &email, &display, &phone, &first, &last, &company, &role, &country, &tz,
 		&source, &offer, &persona, &reqType, &value, &urgency, &budget, &c.Status, &next, &owner,
-		&tags, &custom, &created, &updated)
+		&tags, &custom, &created, &updated, &c.Lifecycle, &oppValue, &closeDate, &won, &closed)
 	if err != nil {
 		return c, err
 	}
@@ -43,6 +46,17 @@ func scanContact(row scanner) (contact.Contact, error) {
 	if budget.Valid {
 		c.Budget = &budget.Float64
 	}
+	if oppValue.Valid {
+		c.OpportunityValue = &oppValue.Float64
+	}
+	if won.Valid {
+		c.WonRevenue = &won.Float64
+	}
+	if closed.Valid {
+		at := fromMS(closed.Int64)
+		c.ClosedAt = &at
+	}
+	c.ExpectedCloseDate = closeDate.String
 	c.Tags, c.CustomFields = []string{}, map[string]any{}
 	if tags.Valid {
 		if err := json.Unmarshal([]byte(tags.String), &c.Tags); err != nil {
@@ -83,10 +97,15 @@ func contactValues(c contact.Contact) []any {
 		b, _ := json.Marshal(c.CustomFields)
 		custom = string(b)
 	}
+	var closedAt any
+	if c.ClosedAt != nil {
+		closedAt = ms(*c.ClosedAt)
+	}
 	return []any{null(c.Email), null(c.EmailDisplay), null(c.Phone), null(c.FirstName), null(c.LastName),
 		null(c.Company), null(c.Role), null(c.Country), null(c.TimeZone), null(c.Source), null(c.Offer),
 		null(c.Persona), null(c.RequestType), nullFloat(c.PotentialValue), null(c.Urgency), nullFloat(c.Budget),
-		c.Status, null(c.NextStep), null(c.Owner), tags, custom, ms(c.CreatedAt), ms(c.UpdatedAt)}
+		c.Status, null(c.NextStep), null(c.Owner), tags, custom, ms(c.CreatedAt), ms(c.UpdatedAt),
+		c.Lifecycle, nullFloat(c.OpportunityValue), null(c.ExpectedCloseDate), nullFloat(c.WonRevenue), closedAt}
 }
 
 // WriteMode says how a contact write treats an existing match.
@@ -178,8 +197,20 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 		if err := contact.Check(c); err != nil {
 			return res, err
 		}
-		if err := t.updateContact(old, c, changes, p.Source, now); err != nil {
+		if c.Status != old.Status {
+			more, _, err := t.stageMove(old, &c, MoveParams{Stage: c.Status}, now)
+			if err != nil {
+				return res, err
+			}
+			changes = append(changes, more...)
+		}
+		if err := t.updateContact(old, c, changes, p.Source, now, change{}); err != nil {
 			return res, err
+		}
+		if t.rewrote == id {
+			if c, err = t.lockContactWith(id, ""); err != nil {
+				return res, err
+			}
 		}
 		res = WriteContactResult{Contact: c}
 	}
@@ -191,7 +222,7 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 
 func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (contact.Contact, error) {
 	cols := strings.TrimPrefix(contactColumns, "id, ")
-	err := t.queryRow("INSERT INTO contacts ("+cols+") VALUES (?"+strings.Repeat(", ?", 22)+") RETURNING id",
+	err := t.queryRow("INSERT INTO contacts ("+cols+") VALUES (?"+strings.Repeat(", ?", strings.Count(cols, ","))+") RETURNING id",
 		contactValues(c)...).Scan(&c.ID)
 	if err != nil {
 		return c, err
@@ -205,11 +236,21 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 			props[k] = v
 		}
 	}
-	if err := t.appendSystemEvent(c.ID, event.LeadCreated, source, now, props); err != nil {
+	evID, raw, err := t.systemEvent(c.ID, event.LeadCreated, source, now, props)
+	if err != nil {
 		return c, err
 	}
 	if c.Owner != "" {
-		return c, t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner})
+		if err := t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner}); err != nil {
+			return c, err
+		}
+	}
+	if err := t.scoreEvent(c.ID, score.Event{ID: evID, Type: event.LeadCreated, Source: source, At: now, Properties: raw}, &c); err != nil {
+		return c, err
+	}
+	// Scoring may have changed the contact (a band's tags): return it as stored.
+	if t.rewrote == c.ID {
+		return t.lockContactWith(c.ID, "")
 	}
 	return c, nil
 }
@@ -227,11 +268,63 @@ func (t *tx) lockContactWith(id int64, lock string) (contact.Contact, error) {
 	return c, err
 }
 
-// updateContact writes c over old when changes is not empty, with a field_changed event.
-func (t *tx) updateContact(old, c contact.Contact, changes []contact.Change, source string, now time.Time) error {
+// change says why and by whom a stage or lifecycle moved, for its event.
+type change struct {
+	Reason, By string
+}
+
+func (w change) props(m map[string]string) map[string]string {
+	if w.Reason != "" {
+		m["reason"] = w.Reason
+	}
+	if w.By != "" {
+		m["by"] = w.By
+	}
+	return m
+}
+
+// updateContact writes c over old when changes is not empty, with a
+// field_changed event (and stage_changed, lifecycle_changed, owner_assigned
+// when those moved), then lets scoring see the change.
+func (t *tx) updateContact(old, c contact.Contact, changes []contact.Change, source string, now time.Time, why change) error {
 	if len(changes) == 0 && old.EmailDisplay == c.EmailDisplay {
 		return nil
 	}
+	if err := t.writeContactRow(old, c); err != nil {
+		return err
+	}
+	t.rewrote = 0 // the caller holds c; only scoring's own rewrite makes it stale
+	if len(changes) == 0 {
+		return nil
+	}
+	evID, raw, err := t.systemEvent(c.ID, event.FieldChanged, source, now, map[string]any{"changes": changes})
+	if err != nil {
+		return err
+	}
+	// Stage, lifecycle and owner changes also get their own events: the
+	// engine and the reports read those rather than digging through field_changed.
+	if old.Status != c.Status {
+		if err := t.appendSystemEvent(c.ID, event.StageChanged, source, now,
+			why.props(map[string]string{"from": old.Status, "to": c.Status})); err != nil {
+			return err
+		}
+	}
+	if old.Lifecycle != c.Lifecycle {
+		if err := t.appendSystemEvent(c.ID, event.LifecycleChanged, source, now,
+			why.props(map[string]string{"from": old.Lifecycle, "to": c.Lifecycle})); err != nil {
+			return err
+		}
+	}
+	if old.Owner != c.Owner {
+		if err := t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner, "previous": old.Owner}); err != nil {
+			return err
+		}
+	}
+	return t.scoreEvent(c.ID, score.Event{ID: evID, Type: event.FieldChanged, Source: source, At: now, Properties: raw}, &c)
+}
+
+// writeContactRow writes c over old, with no event.
+func (t *tx) writeContactRow(old, c contact.Contact) error {
 	cols := strings.Split(strings.TrimPrefix(contactColumns, "id, "), ",")
 	set := make([]string, len(cols))
 	for i, col := range cols {
@@ -241,26 +334,9 @@ func (t *tx) updateContact(old, c contact.Contact, changes []contact.Change, sou
 	if _, err := t.exec("UPDATE contacts SET "+strings.Join(set, ", ")+" WHERE id = ?", args...); err != nil {
 		return err
 	}
+	t.rewrote = c.ID
 	if !slices.Equal(old.Tags, c.Tags) {
-		if err := t.syncTags(c.ID, old.Tags, c.Tags); err != nil {
-			return err
-		}
-	}
-	if len(changes) == 0 {
-		return nil
-	}
-	if err := t.appendSystemEvent(c.ID, event.FieldChanged, source, now, map[string]any{"changes": changes}); err != nil {
-		return err
-	}
-	// Stage and owner changes also get their own events: the engine and the
-	// reports read those rather than digging through field_changed.
-	if old.Status != c.Status {
-		if err := t.appendSystemEvent(c.ID, event.StageChanged, source, now, map[string]string{"from": old.Status, "to": c.Status}); err != nil {
-			return err
-		}
-	}
-	if old.Owner != c.Owner {
-		return t.appendSystemEvent(c.ID, event.OwnerAssigned, source, now, map[string]string{"owner": c.Owner, "previous": old.Owner})
+		return t.syncTags(c.ID, old.Tags, c.Tags)
 	}
 	return nil
 }
@@ -297,6 +373,13 @@ func (s *Store) PatchContact(ctx context.Context, id int64, in contact.Input, so
 		if err := contact.Check(c); err != nil {
 			return err
 		}
+		if c.Status != old.Status {
+			more, _, err := t.stageMove(old, &c, MoveParams{Stage: c.Status}, now)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, more...)
+		}
 		for _, idf := range []struct{ col, v, old string }{{"email", c.Email, old.Email}, {"phone", c.Phone, old.Phone}} {
 			if idf.v == idf.old || idf.v == "" {
 				continue
@@ -309,11 +392,11 @@ func (s *Store) PatchContact(ctx context.Context, id int64, in contact.Input, so
 				return &contact.ValidationError{Field: idf.col, Reason: "belongs to another contact"}
 			}
 		}
-		if err := t.updateContact(old, c, changes, source, now); err != nil {
+		if err := t.updateContact(old, c, changes, source, now, change{}); err != nil {
 			return err
 		}
-		res = c
-		return nil
+		res, err = t.lockContactWith(id, "")
+		return err
 	})
 	return res, err
 }

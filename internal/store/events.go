@@ -10,6 +10,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/score"
 )
 
 // EventInput is one validated event to append. Exactly one of ContactID and
@@ -37,17 +38,39 @@ type AppendResult struct {
 // events are committed before it returns; concurrent callers share commits.
 func (s *Store) AppendEvents(ctx context.Context, in []EventInput) []AppendResult {
 	res := make([]AppendResult, len(in))
-	ops := make([]op, len(in))
+	// Scoring locks the event's contact: one request per contact lets the
+	// writer take those locks in one order across the whole batch, and keeps
+	// one contact's events in order (its ops run one after the other).
+	byKey := map[string]int{}
+	var reqs []*request
+	var index [][]int // per request, the positions of its events in in
 	for i := range in {
-		ops[i] = func(t *tx) error {
-			r, err := t.appendEvent(in[i])
-			res[i] = r
-			return err
+		key := "e:" + in[i].Email
+		if in[i].ContactID != 0 {
+			key = idKey(in[i].ContactID)
 		}
+		k, ok := byKey[key]
+		if !ok {
+			k = len(reqs)
+			byKey[key] = k
+			reqs = append(reqs, &request{key: key, done: make(chan struct{})})
+			index = append(index, nil)
+		}
+		r := reqs[k]
+		r.ops = append(r.ops, func(t *tx) error {
+			v, err := t.appendEvent(in[i])
+			res[i] = v
+			return err
+		})
+		r.errs = append(r.errs, nil)
+		index[k] = append(index[k], i)
 	}
-	for i, err := range s.writer.do(ops...) {
-		if err != nil {
-			res[i] = AppendResult{Err: err}
+	s.writer.submitAll(reqs)
+	for k, r := range reqs {
+		for j, err := range r.errs {
+			if err != nil {
+				res[index[k][j]] = AppendResult{Err: err}
+			}
 		}
 	}
 	return res
@@ -88,7 +111,7 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	// insert waits, then sees erased_at set and matches nothing.
 	err := t.queryRow(insertEventFrom+where+t.s.d.forKeyShare+onDuplicateKey, args...).Scan(&r.EventID, &r.ContactID)
 	if err == nil {
-		return r, nil
+		return r, t.scoreEvent(r.ContactID, scoreEvent(r.EventID, in), nil)
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return r, err
@@ -115,24 +138,39 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	}
 	r.ContactCreated = true
 	err = t.queryRow(insertEventFrom+"id = ?"+onDuplicateKey, append(args[:6], c.ID)...).Scan(&r.EventID, &r.ContactID)
-	return r, err
+	if err != nil {
+		return r, err
+	}
+	return r, t.scoreEvent(r.ContactID, scoreEvent(r.EventID, in), &c)
+}
+
+func scoreEvent(id int64, in EventInput) score.Event {
+	return score.Event{ID: id, Type: in.Type, Source: in.Source, At: in.OccurredAt, Properties: in.Properties}
 }
 
 // appendSystemEvent writes an event Nurture itself caused, at now.
 func (t *tx) appendSystemEvent(contactID int64, typ, source string, now time.Time, props any) error {
+	_, _, err := t.systemEvent(contactID, typ, source, now, props)
+	return err
+}
+
+// systemEvent is appendSystemEvent returning the event's id and properties.
+func (t *tx) systemEvent(contactID int64, typ, source string, now time.Time, props any) (int64, json.RawMessage, error) {
 	var p any
+	var raw json.RawMessage
 	if props != nil {
 		b, err := json.Marshal(props)
 		if err != nil {
-			return fmt.Errorf("encode %s properties: %w", typ, err)
+			return 0, nil, fmt.Errorf("encode %s properties: %w", typ, err)
 		}
 		if string(b) != "{}" && string(b) != "null" {
-			p = string(b)
+			p, raw = string(b), b
 		}
 	}
-	_, err := t.exec(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
-		VALUES (?, ?, ?, ?, ?, ?)`, contactID, typ, ms(now), ms(now), source, p)
-	return err
+	var id int64
+	err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, contactID, typ, ms(now), ms(now), source, p).Scan(&id)
+	return id, raw, err
 }
 
 // TimelineCursor marks a place in a contact's timeline (newest first).

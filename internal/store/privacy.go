@@ -9,6 +9,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/pipeline"
 )
 
 // identityHash is the keyed hash of an erased email or phone: enough to
@@ -46,6 +47,13 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 			"DELETE FROM contact_tags WHERE contact_id = ?",
 			"UPDATE events SET properties = NULL, idempotency_key = NULL WHERE contact_id = ?",
 			"UPDATE consents SET ip = NULL WHERE contact_id = ?",
+			// Scores and qualification describe the person; tasks stay for the
+			// reports, without what the salesperson wrote.
+			"DELETE FROM score_ledger WHERE contact_id = ?",
+			"DELETE FROM score_state WHERE contact_id = ?",
+			"DELETE FROM timers WHERE contact_id = ?",
+			"DELETE FROM bant WHERE contact_id = ?",
+			"UPDATE tasks SET outcome = NULL, title = kind WHERE contact_id = ?",
 		} {
 			if _, err := t.exec(q, id); err != nil {
 				return err
@@ -79,10 +87,13 @@ func (s *Store) IsErased(ctx context.Context, email, phone string) (bool, error)
 
 // Export is everything Nurture holds about one person (GDPR access and portability).
 type Export struct {
-	Contact    contact.Contact   `json:"contact"`
-	Consents   []contact.Consent `json:"consents"`
-	Events     []event.Event     `json:"events"`
-	ExportedAt time.Time         `json:"exported_at"`
+	Contact    contact.Contact               `json:"contact"`
+	Consents   []contact.Consent             `json:"consents"`
+	Events     []event.Event                 `json:"events"`
+	Score      ScoreReport                   `json:"score"`
+	Tasks      []Task                        `json:"tasks"`
+	BANT       map[string]pipeline.Criterion `json:"bant"`
+	ExportedAt time.Time                     `json:"exported_at"`
 }
 
 // ExportContact gathers a live contact's data: fields, consent ledger and every event.
@@ -100,5 +111,17 @@ func (s *Store) ExportContact(ctx context.Context, id int64) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	return Export{Contact: c, Consents: ledger, Events: evs, ExportedAt: s.now()}, nil
+	sc, err := s.Score(ctx, id)
+	if err != nil {
+		return Export{}, err
+	}
+	tasks, _, err := s.ListTasks(ctx, ListTasksParams{ContactID: id, Limit: 100000})
+	if err != nil {
+		return Export{}, err
+	}
+	bant, err := s.BANT(ctx, id)
+	if err != nil {
+		return Export{}, err
+	}
+	return Export{Contact: c, Consents: ledger, Events: evs, Score: sc, Tasks: tasks, BANT: bant, ExportedAt: s.now()}, nil
 }

@@ -64,6 +64,7 @@ type Store struct {
 	stmts   sync.Map // SQLite: query text → *sql.Stmt prepared on the writer connection
 	wanted  sync.Map // SQLite: query texts to prepare between transactions
 	errors  atomic.Int64
+	rules   rulesCache
 }
 
 // dialect is the small seam between the two databases.
@@ -234,7 +235,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", s.d.name, err)
 	}
-	return s.loadSecret(ctx)
+	if err := s.loadSecret(ctx); err != nil {
+		return err
+	}
+	return s.seedRules(ctx)
 }
 
 // MigrationStatus is one migration and whether it is applied.

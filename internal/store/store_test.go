@@ -74,8 +74,9 @@ func TestUpsertMergesByEmailOrPhone(t *testing.T) {
 		if got.Company != "Analytical Engines" || got.Source != "ads" || got.Offer != "audit" || got.Email != "ada@example.com" {
 			t.Errorf("merged = %+v", got)
 		}
-		if fmt.Sprint(got.Tags) != "[a b]" || len(got.CustomFields) != 2 {
-			t.Errorf("tags %v custom %v; want [a b] and two keys", got.Tags, got.CustomFields)
+		// education: a new contact's score puts it in the bottom band.
+		if fmt.Sprint(got.Tags) != "[a education b]" || len(got.CustomFields) != 2 {
+			t.Errorf("tags %v custom %v; want [a education b] and two keys", got.Tags, got.CustomFields)
 		}
 		if !got.UpdatedAt.Equal(storetest.Epoch.Add(time.Minute)) || !got.CreatedAt.Equal(storetest.Epoch) {
 			t.Errorf("times created %v updated %v", got.CreatedAt, got.UpdatedAt)
@@ -157,8 +158,8 @@ func TestConcurrentUpsertsOfOneEmailMakeOneContact(t *testing.T) {
 			}
 		}
 		c, _ := s.GetContact(ctx, ids[0])
-		if len(c.Tags) != n {
-			t.Errorf("tags = %d; want %d (no lost update)", len(c.Tags), n)
+		if len(c.Tags) != n+1 { // and the score band's education tag
+			t.Errorf("tags = %d; want %d (no lost update)", len(c.Tags), n+1)
 		}
 		if got := counts(t, s)["contacts"]; got != 1 {
 			t.Errorf("contacts = %d; want 1", got)
@@ -275,8 +276,10 @@ func TestAppendEvents(t *testing.T) {
 			t.Errorf("same key, other source = %+v; want a new event", other[0])
 		}
 		evs, _, _ := s.Timeline(ctx, res[0].ContactID, nil, 10)
-		// Newest first: lead_created is stamped now, the events an hour before, ties by id.
-		if got := fmt.Sprint(types(evs)); got != "[lead_created page_viewed form_submitted page_viewed]" {
+		// Newest first: lead_created and what scoring wrote (the pricing page
+		// moved the lead up a band) are stamped now, the events an hour
+		// before, ties by id.
+		if got := fmt.Sprint(types(evs)); got != "[field_changed score_band_changed lead_created page_viewed form_submitted page_viewed]" {
 			t.Errorf("timeline = %v", got)
 		}
 	})

@@ -76,6 +76,35 @@ func (w *writer) submit(req *request) []error {
 	return req.errs
 }
 
+func newRequest(key string, o op) *request {
+	return &request{ops: []op{o}, errs: make([]error, 1), done: make(chan struct{}), key: key}
+}
+
+// submitAll queues requests together and waits for all of them. Requests
+// for different contacts can then run in contact-key order across the whole
+// batch, which keeps PostgreSQL writers from deadlocking; one request's ops
+// stay in order. It returns one error per request (its first op's).
+func (w *writer) submitAll(reqs []*request) []error {
+	errs := make([]error, len(reqs))
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		for i := range errs {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	for _, r := range reqs {
+		w.queue <- r
+	}
+	w.mu.RUnlock()
+	for i, r := range reqs {
+		<-r.done
+		errs[i] = r.errs[0]
+	}
+	return errs
+}
+
 // do1 runs a single op.
 func (w *writer) do1(o op) error { return w.doKeyed("", o) }
 
@@ -272,6 +301,12 @@ type tx struct {
 	*sql.Tx
 	s   *Store
 	ctx context.Context
+	// inEngine is set while scoring applies its own effects, which must not
+	// be scored again.
+	inEngine bool
+	// rewrote is the last contact whose row this transaction wrote, so a
+	// caller knows when the contact it holds is stale.
+	rewrote int64
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this

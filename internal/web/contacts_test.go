@@ -82,7 +82,8 @@ func TestCreateContact(t *testing.T) {
 		r := a.do(t, "POST", "/api/v1/contacts", map[string]any{"email": "ada@example.com", "tags": []string{"vip"}})
 		wantStatus(t, r, http.StatusCreated)
 		c := decode[contact.Contact](t, r)
-		if c.ID == 0 || c.Email != "ada@example.com" || !slices.Equal(c.Tags, []string{"vip"}) {
+		// education: a new lead's score puts it in the bottom band.
+		if c.ID == 0 || c.Email != "ada@example.com" || !slices.Equal(c.Tags, []string{"vip", "education"}) {
 			t.Errorf("created = %+v", c)
 		}
 		before := a.counts(t)
@@ -180,7 +181,8 @@ func TestEraseContact(t *testing.T) {
 		if len(x.Consents) != 1 || x.Consents[0].IP != "192.0.2.1" {
 			t.Errorf("export consents = %+v; want the one granted from 192.0.2.1", x.Consents)
 		}
-		if got, want := eventTypes(x.Events), []string{"lead_created", "consent_changed", "page_viewed"}; !slices.Equal(got, want) {
+		// The pricing page moved the lead up a score band: scoring's events follow.
+		if got, want := eventTypes(x.Events), []string{"lead_created", "consent_changed", "page_viewed", "score_band_changed", "field_changed"}; !slices.Equal(got, want) {
 			t.Errorf("export event types = %v; want %v (oldest first)", got, want)
 		}
 
@@ -349,7 +351,7 @@ func TestConcurrentUpsertsMakeOneContact(t *testing.T) {
 			t.Errorf("201 answers = %d; want 1", created)
 		}
 		r := a.do(t, "GET", fmt.Sprintf("/api/v1/contacts/%d", ids[0]), nil)
-		if got := decode[contact.Contact](t, r); len(got.Tags) != n {
+		if got := decode[contact.Contact](t, r); len(got.Tags) != n+1 { // and the score band's education tag
 			t.Errorf("tags = %v; want all %d united", got.Tags, n)
 		}
 		if got := a.counts(t)["contacts"]; got != 1 {

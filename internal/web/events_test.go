@@ -68,11 +68,12 @@ func TestAppendEvent(t *testing.T) {
 
 		r = a.do(t, "GET", fmt.Sprintf("/api/v1/contacts/%d/timeline", c.ID), nil)
 		evs := decode[timeline](t, r).Events
-		// Newest first by occurred_at: the page view was an hour before the contact was.
-		if got, want := eventTypes(evs), []string{"webinar_attended", "lead_created", "page_viewed"}; !slices.Equal(got, want) {
+		// Newest first by occurred_at: the page view was an hour before the
+		// contact was; scoring moved the lead up a band when it arrived.
+		if got, want := eventTypes(evs), []string{"webinar_attended", "field_changed", "score_band_changed", "lead_created", "page_viewed"}; !slices.Equal(got, want) {
 			t.Fatalf("timeline = %v; want %v", got, want)
 		}
-		if got := evs[2]; !got.OccurredAt.Equal(at) || string(got.Properties) != `{"url":"/pricing"}` || got.Source != "api" {
+		if got := evs[4]; !got.OccurredAt.Equal(at) || string(got.Properties) != `{"url":"/pricing"}` || got.Source != "api" {
 			t.Errorf("page_viewed = %+v; want occurred_at %v, properties {\"url\":\"/pricing\"}, source api", got, at)
 		}
 		if got := evs[0].OccurredAt; !got.Equal(a.clk.Now()) {

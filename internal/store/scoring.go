@@ -1,0 +1,466 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/score"
+)
+
+// scoringSource stamps the events and tasks scoring writes.
+const scoringSource = "scoring"
+
+// timerScore is the kind of the per-contact inactivity timer.
+const timerScore = "score"
+
+// rulesCache holds the compiled rules in force. A node notices a version
+// applied by another node within rulesRecheck; its own applies swap at once.
+type rulesCache struct {
+	cur     atomic.Pointer[score.Rules]
+	checked atomic.Int64 // monotonic nanoseconds of the last look at the database
+}
+
+const rulesRecheck = 2 * time.Second
+
+var processStart = time.Now()
+
+func sinceStart() int64 { return int64(time.Since(processStart)) }
+
+// Rules returns the scoring rules in force.
+func (s *Store) Rules(ctx context.Context) (*score.Rules, error) {
+	if r := s.rules.cur.Load(); r != nil && sinceStart()-s.rules.checked.Load() < int64(rulesRecheck) {
+		return r, nil
+	}
+	return s.reloadRules(ctx, s.r)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reloadRules reads the latest rules version through db (the reader, or the
+// writer's transaction) and compiles it if it is not the one in force.
+func (s *Store) reloadRules(ctx context.Context, db querier) (*score.Rules, error) {
+	var version int
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM scoring_rules").Scan(&version); err != nil {
+		return nil, s.dbErr("read scoring rules version", err)
+	}
+	cur := s.rules.cur.Load()
+	if cur != nil && cur.Version == version {
+		s.rules.checked.Store(sinceStart())
+		return cur, nil
+	}
+	r := score.Default()
+	if version > 0 {
+		var doc, versions string
+		err := db.QueryRowContext(ctx, s.q("SELECT document, rule_versions FROM scoring_rules WHERE version = ?"), version).Scan(&doc, &versions)
+		if err != nil {
+			return nil, s.dbErr("read scoring rules", err)
+		}
+		if r, err = score.Parse([]byte(doc)); err != nil {
+			return nil, fmt.Errorf("stored scoring rules version %d: %w", version, err)
+		}
+		var rv map[string]int
+		if err := json.Unmarshal([]byte(versions), &rv); err != nil {
+			return nil, fmt.Errorf("stored scoring rules version %d: %w", version, err)
+		}
+		r.Restamp(version, rv)
+	}
+	s.rules.cur.Store(r)
+	s.rules.checked.Store(sinceStart())
+	return r, nil
+}
+
+// rules is Rules inside a write transaction.
+func (t *tx) rules() (*score.Rules, error) {
+	if r := t.s.rules.cur.Load(); r != nil && sinceStart()-t.s.rules.checked.Load() < int64(rulesRecheck) {
+		return r, nil
+	}
+	return t.s.reloadRules(t.ctx, txQuerier{t})
+}
+
+type txQuerier struct{ t *tx }
+
+func (q txQuerier) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	return q.t.queryRow(query, args...)
+}
+
+// seedRules stores the shipped defaults as version 1 on a fresh database.
+func (s *Store) seedRules(ctx context.Context) error {
+	r := score.Default()
+	versions, _ := json.Marshal(r.RuleVersions())
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO scoring_rules (version, document, rule_versions, comment, created_by, created_at)
+		SELECT 1, ?, ?, 'the defaults shipped with Nurture', 'nurture', ? WHERE NOT EXISTS (SELECT 1 FROM scoring_rules)`),
+		string(r.Source), strings.ReplaceAll(string(versions), `:0`, `:1`), ms(s.now()))
+	if err != nil {
+		return fmt.Errorf("seed scoring rules: %w", err)
+	}
+	_, err = s.reloadRules(ctx, s.w)
+	return err
+}
+
+// scoreEvent runs scoring on an event just written, and applies what it
+// decides in the same transaction. c is the contact when the caller has it.
+func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) error {
+	if t.inEngine {
+		return nil // what scoring itself writes does not feed scoring again
+	}
+	r, err := t.rules()
+	if err != nil {
+		return err
+	}
+	if !r.Interested(ev.Type) {
+		return nil
+	}
+	if t.s.d.name == "postgres" {
+		// One contact's events are scored one after the other: the state row
+		// is read, changed and written under the contact's row lock.
+		if _, err := t.exec("SELECT id FROM contacts WHERE id = ?"+t.s.d.forUpdate, contactID); err != nil {
+			return err
+		}
+	}
+	st, err := t.loadScoreState(contactID)
+	if err != nil {
+		return err
+	}
+	if c == nil && r.NeedsContact(ev.Type) {
+		cc, err := t.lockContactWith(contactID, "")
+		if err != nil {
+			return err
+		}
+		c = &cc
+	}
+	before := st.DecayAt
+	out := r.Apply(&st, ev, c)
+	return t.persistScore(contactID, r, &st, before, out)
+}
+
+func (t *tx) loadScoreState(id int64) (score.State, error) {
+	var st score.State
+	var raw string
+	err := t.queryRow("SELECT state FROM score_state WHERE contact_id = ?", id).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return st, fmt.Errorf("decode score state of contact %d: %w", id, err)
+	}
+	return st, nil
+}
+
+// persistScore writes what the engine decided: the state, the ledger, the
+// timer, and the actions of a band crossing.
+func (t *tx) persistScore(id int64, r *score.Rules, st *score.State, decayBefore int64, out score.Outcome) error {
+	if !out.Changed {
+		return nil
+	}
+	if err := t.saveScoreState(id, r, st); err != nil {
+		return err
+	}
+	if err := t.insertLedger(id, out.Entries); err != nil {
+		return err
+	}
+	// The timer is re-armed lazily: activity only ever moves DecayAt later,
+	// so a timer that exists fires early at worst, finds nothing due, and
+	// moves itself. Only a timer that did not exist must be created here.
+	if st.DecayAt != 0 && (decayBefore == 0 || st.DecayAt < decayBefore) {
+		if err := t.armTimer(timerScore, id, st.DecayAt); err != nil {
+			return err
+		}
+	}
+	if out.Crossing != nil {
+		return t.cross(id, *out.Crossing)
+	}
+	return nil
+}
+
+func (t *tx) saveScoreState(id int64, r *score.Rules, st *score.State) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode score state: %w", err)
+	}
+	_, err = t.exec(`INSERT INTO score_state (contact_id, score, band, state) VALUES (?, ?, ?, ?)
+		ON CONFLICT (contact_id) DO UPDATE SET score = excluded.score, band = excluded.band, state = excluded.state`,
+		id, st.Value(r.ThresholdScore()), null(st.Band), string(b))
+	return err
+}
+
+const insertLedgerRow = `INSERT INTO score_ledger (contact_id, at, event_id, points, before_value, after_value,
+	rule_version, score, rule_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (t *tx) insertLedger(id int64, entries []score.Entry) error {
+	for _, e := range entries {
+		var eventID any
+		if e.EventID != 0 {
+			eventID = e.EventID
+		}
+		if _, err := t.exec(insertLedgerRow, id, ms(e.At), eventID, e.Points, e.Before, e.After,
+			e.RuleVersion, e.Score, e.RuleID, null(e.Reason)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// armTimer makes the timer of a kind and contact due no later than due.
+func (t *tx) armTimer(kind string, id, due int64) error {
+	_, err := t.exec(`INSERT INTO timers (kind, contact_id, due_at) VALUES (?, ?, ?)
+		ON CONFLICT (kind, contact_id) DO UPDATE SET due_at = CASE WHEN excluded.due_at < timers.due_at
+		THEN excluded.due_at ELSE timers.due_at END`, kind, id, due)
+	return err
+}
+
+// cross carries out the actions of the band a contact entered: the events,
+// the lifecycle raise and tags, and the sales task.
+func (t *tx) cross(id int64, cr score.Crossing) error {
+	now := t.s.now()
+	b := cr.Band
+	// The first placement of a new contact is not news; its actions still run
+	// (a new lead gets its education tag).
+	if cr.From != "" {
+		if err := t.appendSystemEvent(id, event.ScoreBandChanged, scoringSource, now,
+			map[string]any{"score": cr.Score, "value": cr.Value, "from": cr.From, "to": cr.To}); err != nil {
+			return err
+		}
+	}
+	if b.Emit != "" {
+		if err := t.appendSystemEvent(id, b.Emit, scoringSource, now,
+			map[string]any{"score": cr.Score, "value": cr.Value, "band": cr.To}); err != nil {
+			return err
+		}
+	}
+	if b.Lifecycle != "" || len(b.AddTags) > 0 || len(b.RemoveTags) > 0 || b.Task != "" {
+		old, err := t.lockContact(id)
+		if err != nil {
+			return err
+		}
+		c := old
+		c.Tags = slices.DeleteFunc(slices.Clone(old.Tags), func(tag string) bool { return slices.Contains(b.RemoveTags, tag) })
+		for _, tag := range b.AddTags {
+			if !slices.Contains(c.Tags, tag) && len(c.Tags) < contact.MaxTags {
+				c.Tags = append(c.Tags, tag)
+			}
+		}
+		var changes []contact.Change
+		if !slices.Equal(c.Tags, old.Tags) {
+			changes = append(changes, contact.Change{Field: "tags", Old: old.Tags, New: c.Tags})
+		}
+		if b.Lifecycle != "" && old.Lifecycle != contact.LifecycleDisqualified &&
+			contact.LifecycleRank(b.Lifecycle) > contact.LifecycleRank(old.Lifecycle) {
+			c.Lifecycle = b.Lifecycle
+			changes = append(changes, contact.Change{Field: "lifecycle", Old: old.Lifecycle, New: c.Lifecycle})
+		}
+		switch {
+		case len(changes) > 0 && cr.From == "":
+			// A new contact's first band is part of its creation: no event.
+			if err := t.writeContactRow(old, c); err != nil {
+				return err
+			}
+		case len(changes) > 0:
+			c.UpdatedAt = now
+			t.inEngine = true
+			err := t.updateContact(old, c, changes, scoringSource, now, change{Reason: "score band " + cr.To})
+			t.inEngine = false
+			if err != nil {
+				return err
+			}
+		}
+		if b.Task != "" {
+			if _, err := t.createTask(TaskInput{ContactID: id, Kind: "call", Title: b.Task, Owner: c.Owner,
+				Source: scoringSource, DueAt: now}, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FireTimers runs the scoring timers due now: inactivity decay. It returns
+// how many contacts it looked at; call it again while that equals limit.
+func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
+	now := s.now()
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT contact_id FROM timers WHERE kind = ? AND due_at <= ? ORDER BY due_at LIMIT ?"),
+		timerScore, ms(now), limit)
+	if err != nil {
+		return 0, s.dbErr("read due timers", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, s.dbErr("read due timers", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, s.dbErr("read due timers", err)
+	}
+	// Several nodes may pick the same timer: firing is idempotent (the state,
+	// read under the contact's lock, says whether anything is still due).
+	reqs := make([]*request, len(ids))
+	for i, id := range ids {
+		reqs[i] = newRequest(idKey(id), func(t *tx) error { return t.fireScoreTimer(id) })
+	}
+	for _, err := range s.writer.submitAll(reqs) {
+		if err != nil {
+			return len(ids), err
+		}
+	}
+	return len(ids), nil
+}
+
+func (t *tx) fireScoreTimer(id int64) error {
+	now := t.s.now()
+	if _, err := t.lockContactWith(id, t.s.d.forUpdate); errors.Is(err, contact.ErrNotFound) {
+		_, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerScore, id)
+		return err
+	} else if err != nil {
+		return err
+	}
+	r, err := t.rules()
+	if err != nil {
+		return err
+	}
+	st, err := t.loadScoreState(id)
+	if err != nil {
+		return err
+	}
+	out := r.Tick(&st, now)
+	if err := t.persistScore(id, r, &st, st.DecayAt, out); err != nil {
+		return err
+	}
+	if st.DecayAt == 0 {
+		_, err = t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerScore, id)
+	} else {
+		_, err = t.exec("UPDATE timers SET due_at = ? WHERE kind = ? AND contact_id = ?", st.DecayAt, timerScore, id)
+	}
+	return err
+}
+
+// NextTimer returns when the earliest timer falls due (zero when none is armed).
+func (s *Store) NextTimer(ctx context.Context) (time.Time, error) {
+	var due sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT MIN(due_at) FROM timers").Scan(&due); err != nil {
+		return time.Time{}, s.dbErr("read next timer", err)
+	}
+	return nullMS(due), nil
+}
+
+// ScoreReport is a contact's scores and where every point came from.
+type ScoreReport struct {
+	ContactID int64          `json:"contact_id"`
+	Scores    map[string]int `json:"scores"`
+	Band      string         `json:"band,omitempty"`
+	// RulesVersion is the version of the rules in force.
+	RulesVersion int `json:"rules_version"`
+	// Breakdown sums the ledger by score and rule.
+	Breakdown []RuleTotal `json:"breakdown"`
+	// Ledger is every change, oldest first.
+	Ledger      []LedgerRow `json:"ledger"`
+	InactiveDue *time.Time  `json:"inactivity_due,omitempty" doc:"when inactivity next takes points, if no activity comes first"`
+}
+
+// RuleTotal is what one rule gave one score, from which events.
+type RuleTotal struct {
+	Score    string  `json:"score"`
+	RuleID   string  `json:"rule_id"`
+	Points   int     `json:"points"`
+	Count    int     `json:"count"`
+	EventIDs []int64 `json:"event_ids,omitempty"`
+}
+
+// LedgerRow is one stored ledger entry.
+type LedgerRow struct {
+	ID int64 `json:"id"`
+	score.Entry
+}
+
+// maxLedgerRows bounds a score report; the breakdown still covers every row.
+const maxLedgerRows = 1000
+
+// Score returns a live contact's scores with their ledger and breakdown.
+func (s *Store) Score(ctx context.Context, id int64) (ScoreReport, error) {
+	if _, err := s.GetContact(ctx, id); err != nil {
+		return ScoreReport{}, err
+	}
+	r, err := s.Rules(ctx)
+	if err != nil {
+		return ScoreReport{}, err
+	}
+	rep := ScoreReport{ContactID: id, Scores: map[string]int{}, RulesVersion: r.Version, Breakdown: []RuleTotal{}, Ledger: []LedgerRow{}}
+	var raw sql.NullString
+	var band sql.NullString
+	err = s.r.QueryRowContext(ctx, s.q("SELECT state, band FROM score_state WHERE contact_id = ?"), id).Scan(&raw, &band)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return rep, s.dbErr("read score", err)
+	}
+	var st score.State
+	if raw.Valid {
+		if err := json.Unmarshal([]byte(raw.String), &st); err != nil {
+			return rep, fmt.Errorf("decode score state of contact %d: %w", id, err)
+		}
+	}
+	for _, name := range r.Scores() {
+		rep.Scores[name] = st.Value(name)
+	}
+	for name, v := range st.Values {
+		rep.Scores[name] = v // a score the current rules no longer declare, until a rescore
+	}
+	rep.Band = band.String
+	if st.DecayAt != 0 {
+		due := fromMS(st.DecayAt)
+		rep.InactiveDue = &due
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, at, event_id, points, before_value, after_value, rule_version,
+		score, rule_id, reason FROM score_ledger WHERE contact_id = ? ORDER BY id`), id)
+	if err != nil {
+		return rep, s.dbErr("read score ledger", err)
+	}
+	defer rows.Close()
+	totals := map[[2]string]int{} // index into Breakdown
+	for rows.Next() {
+		var row LedgerRow
+		var at int64
+		var eventID sql.NullInt64
+		var reason sql.NullString
+		if err := rows.Scan(&row.ID, &at, &eventID, &row.Points, &row.Before, &row.After, &row.RuleVersion,
+			&row.Score, &row.RuleID, &reason); err != nil {
+			return rep, s.dbErr("read score ledger", err)
+		}
+		row.At, row.EventID, row.Reason = fromMS(at), eventID.Int64, reason.String
+		k := [2]string{row.Score, row.RuleID}
+		i, ok := totals[k]
+		if !ok {
+			i = len(rep.Breakdown)
+			rep.Breakdown = append(rep.Breakdown, RuleTotal{Score: row.Score, RuleID: row.RuleID})
+			totals[k] = i
+		}
+		tot := &rep.Breakdown[i]
+		tot.Points += row.Points
+		tot.Count++
+		if row.EventID != 0 && len(tot.EventIDs) < 100 && !slices.Contains(tot.EventIDs, row.EventID) {
+			tot.EventIDs = append(tot.EventIDs, row.EventID)
+		}
+		if len(rep.Ledger) < maxLedgerRows {
+			rep.Ledger = append(rep.Ledger, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return rep, s.dbErr("read score ledger", err)
+	}
+	return rep, nil
+}
