@@ -84,6 +84,10 @@ type CLI struct {
 		Up     MigrateUpCmd     `cmd:"" help:"Apply pending migrations (serve does this too)."`
 		Status MigrateStatusCmd `cmd:"" help:"Show which migrations are applied."`
 	} `cmd:"" help:"Database migrations."`
+	Scoring struct {
+		Apply ScoringApplyCmd `cmd:"" help:"Validate a scoring rules document and apply it (or --dry-run it against the stored events)."`
+		Show  ScoringShowCmd  `cmd:"" help:"Print the scoring rules in force (or a version, the defaults, or the history)."`
+	} `cmd:"" help:"Scoring rules."`
 	Bench BenchCmd `cmd:"" help:"Measure ingest speed and storage on a throwaway database."`
 }
 
@@ -165,10 +169,12 @@ func (c *ServeCmd) Run(g *Globals) error {
 	fmt.Fprintf(g.stdout, "API reference: http://%s/api/v1/openapi.json\n", ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "version", version)
 
+	stopWorkers := startWorkers(st, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		stopWorkers()
 		st.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -177,6 +183,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
+	stopWorkers() // a rescore in progress stops between chunks and resumes on the next start
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

@@ -126,6 +126,7 @@ func compile(doc Document, root *yaml.Node) (*Rules, error) {
 		}
 	}
 	if len(c.problems) > 0 {
+		slices.SortStableFunc(c.problems, func(a, b Problem) int { return cmpInt(a.Line, b.Line) })
 		return nil, &DocumentError{c.problems}
 	}
 	for name, def := range doc.Scores {

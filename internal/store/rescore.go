@@ -190,8 +190,12 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 		chunk = rescoreChunkPostgres
 	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return err // the job stays running and is taken over once stale
+		if ctx.Err() != nil {
+			// Stopping: hand the job back; the next worker resumes at the cursor.
+			return s.writer.do1(func(t *tx) error {
+				_, err := t.exec("UPDATE jobs SET status = 'pending' WHERE id = ? AND status = 'running'", j.ID)
+				return err
+			})
 		}
 		var done bool
 		err := s.writer.do1(func(t *tx) error {

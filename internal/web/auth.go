@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +11,18 @@ import (
 
 // public lists the /api paths readable without a key: the API's own description.
 var public = map[string]bool{"/api/v1/openapi.json": true, "/api/v1/openapi.yaml": true}
+
+type keyNameKey struct{}
+
+// caller names who made a request: the "by" a body gives, else the name of
+// the API key it came with.
+func caller(ctx context.Context, by string) string {
+	if by != "" {
+		return by
+	}
+	name, _ := ctx.Value(keyNameKey{}).(string)
+	return "api key " + name
+}
 
 // authenticate requires a live API key on every /api route. Unknown, malformed
 // and revoked keys get the same 401 after the same work (see store.Authenticate).
@@ -29,9 +42,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		key, ok := "", len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ")
 		if ok {
 			key = auth[7:]
-			_, err := s.store.Authenticate(r.Context(), strings.TrimSpace(key))
+			k, err := s.store.Authenticate(r.Context(), strings.TrimSpace(key))
 			if err == nil {
-				next.ServeHTTP(w, r)
+				r2 := r.WithContext(context.WithValue(r.Context(), keyNameKey{}, k.Name))
+				next.ServeHTTP(w, r2)
+				r.Pattern = r2.Pattern // the metrics read the route the mux matched
 				return
 			}
 			if !errors.Is(err, store.ErrUnauthorized) {

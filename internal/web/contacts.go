@@ -20,27 +20,30 @@ import (
 // ContactBody is a contact as sent by a client. Every field is optional; an
 // upsert needs an email or a phone to match on.
 type ContactBody struct {
-	Email          string         `json:"email,omitempty" maxLength:"254" doc:"identity; stored lower-cased, the typed form kept as email_display"`
-	Phone          string         `json:"phone,omitempty" maxLength:"32" doc:"any common form; stored in E.164, read in the contact's country (else the server's default region)"`
-	FirstName      string         `json:"first_name,omitempty" maxLength:"200"`
-	LastName       string         `json:"last_name,omitempty" maxLength:"200"`
-	Company        string         `json:"company,omitempty" maxLength:"200"`
-	Role           string         `json:"role,omitempty" maxLength:"200"`
-	Country        string         `json:"country,omitempty" maxLength:"64" doc:"ISO 3166-1 code (FR, FRA or 250)"`
-	TimeZone       string         `json:"time_zone,omitempty" maxLength:"64" doc:"IANA time zone, e.g. Europe/Paris"`
-	Source         string         `json:"source,omitempty" maxLength:"200"`
-	Offer          string         `json:"offer,omitempty" maxLength:"200"`
-	Persona        string         `json:"persona,omitempty" maxLength:"200"`
-	RequestType    string         `json:"request_type,omitempty" maxLength:"200"`
-	PotentialValue *float64       `json:"potential_value,omitempty" minimum:"0"`
-	Urgency        string         `json:"urgency,omitempty" enum:"low,medium,high"`
-	Budget         *float64       `json:"budget,omitempty" minimum:"0"`
-	Status         string         `json:"status,omitempty" enum:"new,contacted,nurture,meeting_booked,meeting_held,qualified,won,lost"`
-	NextStep       string         `json:"next_step,omitempty" maxLength:"1000"`
-	Owner          string         `json:"owner,omitempty" maxLength:"200"`
-	Tags           []string       `json:"tags,omitempty" maxItems:"50"`
-	CustomFields   map[string]any `json:"custom_fields,omitempty" maxProperties:"100"`
-	Consents       []ConsentBody  `json:"consents,omitempty" maxItems:"16" doc:"recorded in the consent ledger with source api unless given"`
+	Email             string         `json:"email,omitempty" maxLength:"254" doc:"identity; stored lower-cased, the typed form kept as email_display"`
+	Phone             string         `json:"phone,omitempty" maxLength:"32" doc:"any common form; stored in E.164, read in the contact's country (else the server's default region)"`
+	FirstName         string         `json:"first_name,omitempty" maxLength:"200"`
+	LastName          string         `json:"last_name,omitempty" maxLength:"200"`
+	Company           string         `json:"company,omitempty" maxLength:"200"`
+	Role              string         `json:"role,omitempty" maxLength:"200"`
+	Country           string         `json:"country,omitempty" maxLength:"64" doc:"ISO 3166-1 code (FR, FRA or 250)"`
+	TimeZone          string         `json:"time_zone,omitempty" maxLength:"64" doc:"IANA time zone, e.g. Europe/Paris"`
+	Source            string         `json:"source,omitempty" maxLength:"200"`
+	Offer             string         `json:"offer,omitempty" maxLength:"200"`
+	Persona           string         `json:"persona,omitempty" maxLength:"200"`
+	RequestType       string         `json:"request_type,omitempty" maxLength:"200"`
+	PotentialValue    *float64       `json:"potential_value,omitempty" minimum:"0"`
+	Urgency           string         `json:"urgency,omitempty" enum:"low,medium,high"`
+	Budget            *float64       `json:"budget,omitempty" minimum:"0"`
+	Status            string         `json:"status,omitempty" enum:"new,contacted,nurture,meeting_booked,meeting_held,qualified,won,lost" doc:"on create any stage; on update the move must be allowed (see POST /api/v1/contacts/{id}/stage)"`
+	Lifecycle         string         `json:"lifecycle,omitempty" enum:"subscriber,lead,mql,sal,sql,opportunity,customer,disqualified" doc:"on create any stage; an upsert only raises it"`
+	OpportunityValue  *float64       `json:"opportunity_value,omitempty" minimum:"0"`
+	ExpectedCloseDate string         `json:"expected_close_date,omitempty" maxLength:"10" doc:"YYYY-MM-DD"`
+	NextStep          string         `json:"next_step,omitempty" maxLength:"1000"`
+	Owner             string         `json:"owner,omitempty" maxLength:"200"`
+	Tags              []string       `json:"tags,omitempty" maxItems:"50"`
+	CustomFields      map[string]any `json:"custom_fields,omitempty" maxProperties:"100"`
+	Consents          []ConsentBody  `json:"consents,omitempty" maxItems:"16" doc:"recorded in the consent ledger with source api unless given"`
 }
 
 // ConsentBody is one consent statement.
@@ -59,6 +62,7 @@ func (b ContactBody) input() contact.Input {
 		Company: b.Company, Role: b.Role, Country: b.Country, TimeZone: b.TimeZone, Source: b.Source,
 		Offer: b.Offer, Persona: b.Persona, RequestType: b.RequestType, PotentialValue: b.PotentialValue,
 		Urgency: b.Urgency, Budget: b.Budget, Status: b.Status, NextStep: b.NextStep, Owner: b.Owner,
+		Lifecycle: b.Lifecycle, OpportunityValue: b.OpportunityValue, ExpectedCloseDate: b.ExpectedCloseDate,
 		Tags: b.Tags, CustomFields: b.CustomFields}
 }
 
@@ -108,26 +112,29 @@ type patchInput struct {
 // kept, null or "" clears a field, tags are replaced, custom_fields merged
 // key by key (null removes a key).
 type PatchBody struct {
-	Email          *string        `json:"email,omitempty" maxLength:"254" nullable:"true"`
-	Phone          *string        `json:"phone,omitempty" maxLength:"32" nullable:"true"`
-	FirstName      *string        `json:"first_name,omitempty" maxLength:"200" nullable:"true"`
-	LastName       *string        `json:"last_name,omitempty" maxLength:"200" nullable:"true"`
-	Company        *string        `json:"company,omitempty" maxLength:"200" nullable:"true"`
-	Role           *string        `json:"role,omitempty" maxLength:"200" nullable:"true"`
-	Country        *string        `json:"country,omitempty" maxLength:"64" nullable:"true"`
-	TimeZone       *string        `json:"time_zone,omitempty" maxLength:"64" nullable:"true"`
-	Source         *string        `json:"source,omitempty" maxLength:"200" nullable:"true"`
-	Offer          *string        `json:"offer,omitempty" maxLength:"200" nullable:"true"`
-	Persona        *string        `json:"persona,omitempty" maxLength:"200" nullable:"true"`
-	RequestType    *string        `json:"request_type,omitempty" maxLength:"200" nullable:"true"`
-	PotentialValue *float64       `json:"potential_value,omitempty" minimum:"0" nullable:"true"`
-	Urgency        *string        `json:"urgency,omitempty" maxLength:"16" nullable:"true"`
-	Budget         *float64       `json:"budget,omitempty" minimum:"0" nullable:"true"`
-	Status         string         `json:"status,omitempty" enum:"new,contacted,nurture,meeting_booked,meeting_held,qualified,won,lost"`
-	NextStep       *string        `json:"next_step,omitempty" maxLength:"1000" nullable:"true"`
-	Owner          *string        `json:"owner,omitempty" maxLength:"200" nullable:"true"`
-	Tags           []string       `json:"tags,omitempty" maxItems:"50" nullable:"true"`
-	CustomFields   map[string]any `json:"custom_fields,omitempty" maxProperties:"100" nullable:"true"`
+	Email             *string        `json:"email,omitempty" maxLength:"254" nullable:"true"`
+	Phone             *string        `json:"phone,omitempty" maxLength:"32" nullable:"true"`
+	FirstName         *string        `json:"first_name,omitempty" maxLength:"200" nullable:"true"`
+	LastName          *string        `json:"last_name,omitempty" maxLength:"200" nullable:"true"`
+	Company           *string        `json:"company,omitempty" maxLength:"200" nullable:"true"`
+	Role              *string        `json:"role,omitempty" maxLength:"200" nullable:"true"`
+	Country           *string        `json:"country,omitempty" maxLength:"64" nullable:"true"`
+	TimeZone          *string        `json:"time_zone,omitempty" maxLength:"64" nullable:"true"`
+	Source            *string        `json:"source,omitempty" maxLength:"200" nullable:"true"`
+	Offer             *string        `json:"offer,omitempty" maxLength:"200" nullable:"true"`
+	Persona           *string        `json:"persona,omitempty" maxLength:"200" nullable:"true"`
+	RequestType       *string        `json:"request_type,omitempty" maxLength:"200" nullable:"true"`
+	PotentialValue    *float64       `json:"potential_value,omitempty" minimum:"0" nullable:"true"`
+	Urgency           *string        `json:"urgency,omitempty" maxLength:"16" nullable:"true"`
+	Budget            *float64       `json:"budget,omitempty" minimum:"0" nullable:"true"`
+	Status            string         `json:"status,omitempty" enum:"new,contacted,nurture,meeting_booked,meeting_held,qualified,won,lost" doc:"the move must be allowed; lost needs a reason: use POST /api/v1/contacts/{id}/stage"`
+	Lifecycle         string         `json:"lifecycle,omitempty" enum:"subscriber,lead,mql,sal,sql,opportunity,customer,disqualified" doc:"only raises it; other moves: POST /api/v1/contacts/{id}/lifecycle"`
+	OpportunityValue  *float64       `json:"opportunity_value,omitempty" minimum:"0" nullable:"true"`
+	ExpectedCloseDate *string        `json:"expected_close_date,omitempty" maxLength:"10" nullable:"true" doc:"YYYY-MM-DD"`
+	NextStep          *string        `json:"next_step,omitempty" maxLength:"1000" nullable:"true"`
+	Owner             *string        `json:"owner,omitempty" maxLength:"200" nullable:"true"`
+	Tags              []string       `json:"tags,omitempty" maxItems:"50" nullable:"true"`
+	CustomFields      map[string]any `json:"custom_fields,omitempty" maxProperties:"100" nullable:"true"`
 }
 
 // patchInputOf turns a merge patch into contact input: present fields set,
@@ -147,6 +154,7 @@ func patchInputOf(raw []byte, b PatchBody) (contact.Input, error) {
 		"country": {b.Country, &in.Country}, "time_zone": {b.TimeZone, &in.TimeZone}, "source": {b.Source, &in.Source},
 		"offer": {b.Offer, &in.Offer}, "persona": {b.Persona, &in.Persona}, "request_type": {b.RequestType, &in.RequestType},
 		"urgency": {b.Urgency, &in.Urgency}, "next_step": {b.NextStep, &in.NextStep}, "owner": {b.Owner, &in.Owner},
+		"expected_close_date": {b.ExpectedCloseDate, &in.ExpectedCloseDate},
 	}
 	for name, f := range strs {
 		if _, ok := present[name]; !ok {
@@ -158,12 +166,13 @@ func patchInputOf(raw []byte, b PatchBody) (contact.Input, error) {
 			*f.dst = *f.v
 		}
 	}
-	for _, name := range []string{"potential_value", "budget"} {
+	for _, name := range []string{"potential_value", "budget", "opportunity_value"} {
 		if string(present[name]) == "null" {
 			in.Clear = append(in.Clear, name)
 		}
 	}
 	in.PotentialValue, in.Budget, in.Status = b.PotentialValue, b.Budget, b.Status
+	in.Lifecycle, in.OpportunityValue = b.Lifecycle, b.OpportunityValue
 	if raw, ok := present["tags"]; ok {
 		if string(raw) == "null" || len(b.Tags) == 0 {
 			in.Clear = append(in.Clear, "tags")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/score"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
@@ -32,7 +33,14 @@ func (s *Server) problem(err error, prefix string) error {
 	var cv *contact.ValidationError
 	var ev *event.ValidationError
 	var conflict *contact.ConflictError
+	var doc *score.DocumentError
 	switch {
+	case errors.As(err, &doc):
+		return documentProblem(doc)
+	case errors.Is(err, store.ErrTaskNotFound):
+		return huma.Error404NotFound("task not found")
+	case errors.Is(err, store.ErrJobNotFound):
+		return huma.Error404NotFound("job not found")
 	case errors.As(err, &cv):
 		return fieldError(prefix+cv.Field, cv.Reason, nil)
 	case errors.As(err, &ev):

@@ -85,6 +85,8 @@ func New(cfg Config) *Server {
 	api := humago.New(s.mux, hc)
 	s.registerContacts(api)
 	s.registerEvents(api)
+	s.registerScoring(api)
+	s.registerPipeline(api)
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

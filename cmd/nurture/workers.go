@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/store"
+)
+
+// Worker cadences: how long an idle worker sleeps before looking again.
+const (
+	timerPoll = time.Second
+	jobPoll   = 2 * time.Second
+	timerBulk = 500
+)
+
+// startWorkers runs the background work of a node: due timers (inactivity
+// decay) and jobs (rescores). Every node runs them; the store makes sharing
+// safe. The returned function stops them and waits.
+func startWorkers(st *store.Store, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	loop := func(name string, poll time.Duration, work func(context.Context) (more bool, err error)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				more, err := work(ctx)
+				if err != nil && ctx.Err() == nil {
+					log.Error(name+" worker", "err", err)
+				}
+				if more && err == nil {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(poll):
+				}
+			}
+		}()
+	}
+	loop("timer", timerPoll, func(ctx context.Context) (bool, error) {
+		n, err := st.FireTimers(ctx, timerBulk)
+		return n == timerBulk, err
+	})
+	loop("job", jobPoll, func(ctx context.Context) (bool, error) {
+		return st.RunJob(ctx, func(j store.Job) {
+			if j.Status != "running" {
+				log.Info("job finished", "job", j.ID, "kind", j.Kind, "status", j.Status, "done", j.Done)
+			}
+		})
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
