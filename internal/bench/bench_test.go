@@ -21,9 +21,10 @@ func TestRunSmall(t *testing.T) {
 				t.Fatal(err)
 			}
 			// 300 upserts make 240 contacts (lead_created each) and 60 updates
-			// (field_changed each), then 2,500 page views.
-			if want := int64(240 + 60 + 2500); r.Storage.ContactRows != 240 || r.Storage.Events != want {
-				t.Errorf("stored %d contacts and %d events; want 240 and %d", r.Storage.ContactRows, r.Storage.Events, want)
+			// (field_changed each), then 2,500 page views; scoring adds the
+			// events of the band crossings those views cause.
+			if want := int64(240 + 60 + 2500); r.Storage.ContactRows != 240 || r.Storage.Events < want || r.Storage.Events > 2*want {
+				t.Errorf("stored %d contacts and %d events; want 240 and %d plus scoring's", r.Storage.ContactRows, r.Storage.Events, want)
 			}
 			if r.Dialect != db.Name || r.EventsPerSec <= 0 || r.UpsertsPerSec <= 0 || r.UpsertP99 < r.UpsertP50 || r.BytesPerEvent <= 0 {
 				t.Errorf("result = %+v", r)

@@ -116,7 +116,7 @@ func compile(doc Document, root *yaml.Node) (*Rules, error) {
 				continue
 			}
 			rl.prog = prog
-			rl.needsContact = mentions(prog, "contact")
+			rl.needsContact = mentions(prog, "contact") || mentions(prog, "$env")
 		}
 		r.all = append(r.all, rl)
 		if d.Profile {

@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -112,7 +113,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		v = time.Duration(badDuration) // reported by validate, with the document's other problems
 	}
 	*d = Duration(v)
 	return nil
@@ -127,13 +128,16 @@ func (d Duration) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(d.
 func (d Duration) String() string {
 	v := time.Duration(d)
 	switch {
-	case v%(7*24*time.Hour) == 0 && v != 0:
+	case v%(7*24*time.Hour) == 0 && v != 0 && v <= 3650*7*24*time.Hour:
 		return fmt.Sprintf("%dw", v/(7*24*time.Hour))
-	case v%(24*time.Hour) == 0 && v != 0:
+	case v%(24*time.Hour) == 0 && v != 0 && v <= 3650*24*time.Hour:
 		return fmt.Sprintf("%dd", v/(24*time.Hour))
 	}
 	return v.String()
 }
+
+// badDuration marks a duration that did not parse.
+const badDuration = Duration(-1)
 
 // ParseDuration is time.ParseDuration with d (days) and w (weeks) units.
 func ParseDuration(s string) (time.Duration, error) {
@@ -203,8 +207,14 @@ func Parse(src []byte) (*Rules, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, &DocumentError{[]Problem{{Path: "document", Reason: "empty"}}}
+	} else if err != nil {
 		return nil, yamlError(err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, &DocumentError{[]Problem{{Line: more.Line, Path: "document", Reason: "one YAML document only (found a second after ---)"}}}
 	}
 	r, err := compile(doc, &root)
 	if err != nil {
@@ -272,6 +282,30 @@ func lineOf(root *yaml.Node, path ...any) int {
 	return line
 }
 
+// value is the scalar at a mapping path of the YAML tree ("" if none).
+func (c *checker) value(keys ...string) string {
+	n := c.root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return ""
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
 type checker struct {
 	root     *yaml.Node
 	problems []Problem
@@ -295,7 +329,7 @@ func (c *checker) add(reason string, path ...any) {
 // place in ids, names and expressions and can hide what a rule does.
 func badText(s string) bool {
 	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
 			return true
 		}
 	}
@@ -406,7 +440,10 @@ func (c *checker) validate(doc Document) {
 		}
 	}
 	if in := doc.Inactivity; in != nil {
-		if time.Duration(in.After) < time.Hour {
+		switch {
+		case in.After == badDuration:
+			c.add(fmt.Sprintf("%q: want a duration such as 30d, 2w or 36h (days and weeks: 1 to 3650)", c.value("inactivity", "after")), "inactivity", "after")
+		case time.Duration(in.After) < time.Hour:
 			c.add("must be at least 1h", "inactivity", "after")
 		}
 		if in.Points >= 0 || in.Points < -maxPoints {

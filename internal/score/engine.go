@@ -19,6 +19,7 @@ type State struct {
 	Band         string                `json:"b,omitempty"`
 	LastActivity int64                 `json:"la,omitempty"` // unix ms of the latest activity event
 	DecayAt      int64                 `json:"d,omitempty"`  // unix ms when inactivity next takes points; 0: not armed
+	LastDecay    int64                 `json:"ld,omitempty"` // unix ms of the latest inactivity decay
 }
 
 // RuleState is what one rule has given a contact.
@@ -105,14 +106,18 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 	}
 	// Machine opens and clicks (privacy proxies, link scanners) are not the
 	// lead's doing: they never score and are not activity.
-	if bytes.Contains(ev.Properties, []byte(`"machine"`)) && properties()["machine"] == true {
+	if (bytes.Contains(ev.Properties, []byte("machine")) || bytes.Contains(ev.Properties, []byte(`\u`))) &&
+		properties()["machine"] == true {
 		r.settle(st, &out)
 		return out
 	}
 	at := ev.At.UnixMilli()
 	if in := r.inactivity; in != nil && in.activity[ev.Type] && at > st.LastActivity {
 		st.LastActivity = at
-		st.DecayAt = at + in.after.Milliseconds()
+		// An activity that arrives late (its time before a decay already
+		// taken) starts a quiet period after that decay, not a second one
+		// inside the period that was already charged.
+		st.DecayAt = max(at, st.LastDecay) + in.after.Milliseconds()
 		out.Changed = true
 	}
 	var env *Env
@@ -240,7 +245,7 @@ func (r *Rules) tick(st *State, now time.Time, out *Outcome) {
 	for n := 0; st.DecayAt != 0 && st.DecayAt <= now.UnixMilli() && n < maxDecaysPerTick; n++ {
 		due := time.UnixMilli(st.DecayAt).UTC()
 		r.add(st, in.Score, in.Points, ReasonDecay, reservedRule, in.Version, 0, due, out)
-		st.DecayAt = 0
+		st.DecayAt, st.LastDecay = 0, due.UnixMilli()
 		if in.Repeat && !r.atFloor(st, in.Score) {
 			st.DecayAt = due.Add(in.after).UnixMilli()
 		}
@@ -268,14 +273,16 @@ func (r *Rules) add(st *State, name string, points int, reason, ruleID string, v
 	def := r.Doc.Scores[name]
 	before := st.Values[name]
 	after := before + points
-	if def.Min != nil && after < *def.Min {
-		after = max(*def.Min, min(before, after)) // never raise a score by flooring it
+	// Clamping only ever holds a score back: it never moves it against the
+	// points (a score already below its floor is not raised by a penalty).
+	if points < 0 && def.Min != nil && after < *def.Min {
+		after = min(before, *def.Min)
 		if reason == "" || reason == ReasonUnmatched {
 			reason = ReasonFloor
 		}
 	}
-	if def.Max != nil && after > *def.Max {
-		after = min(*def.Max, max(before, after))
+	if points > 0 && def.Max != nil && after > *def.Max {
+		after = max(before, *def.Max)
 		if reason == "" {
 			reason = ReasonCeiling
 		}
@@ -394,15 +401,24 @@ func (s *State) rule(id string) *RuleState {
 	return rs
 }
 
-// recent counts the times within window before at (inclusive).
+// recent counts the times less than window away from at, before or after:
+// an event that arrives late is limited by the scorings around it, so live
+// scoring and a replay in time order agree.
 func recent(times []int64, at int64, window time.Duration) int {
 	n := 0
 	for _, t := range times {
-		if t > at-window.Milliseconds() && t <= at {
+		if abs64(t-at) < window.Milliseconds() {
 			n++
 		}
 	}
 	return n
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 func abs(v int) int {

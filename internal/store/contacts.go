@@ -204,10 +204,11 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 			}
 			changes = append(changes, more...)
 		}
+		t.stale = 0
 		if err := t.updateContact(old, c, changes, p.Source, now, change{}); err != nil {
 			return res, err
 		}
-		if t.rewrote == id {
+		if t.stale == id {
 			if c, err = t.lockContactWith(id, ""); err != nil {
 				return res, err
 			}
@@ -245,11 +246,12 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 			return c, err
 		}
 	}
+	t.stale = 0
 	if err := t.scoreEvent(c.ID, score.Event{ID: evID, Type: event.LeadCreated, Source: source, At: now, Properties: raw}, &c); err != nil {
 		return c, err
 	}
 	// Scoring may have changed the contact (a band's tags): return it as stored.
-	if t.rewrote == c.ID {
+	if t.stale == c.ID {
 		return t.lockContactWith(c.ID, "")
 	}
 	return c, nil
@@ -293,7 +295,6 @@ func (t *tx) updateContact(old, c contact.Contact, changes []contact.Change, sou
 	if err := t.writeContactRow(old, c); err != nil {
 		return err
 	}
-	t.rewrote = 0 // the caller holds c; only scoring's own rewrite makes it stale
 	if len(changes) == 0 {
 		return nil
 	}
@@ -334,7 +335,6 @@ func (t *tx) writeContactRow(old, c contact.Contact) error {
 	if _, err := t.exec("UPDATE contacts SET "+strings.Join(set, ", ")+" WHERE id = ?", args...); err != nil {
 		return err
 	}
-	t.rewrote = c.ID
 	if !slices.Equal(old.Tags, c.Tags) {
 		return t.syncTags(c.ID, old.Tags, c.Tags)
 	}
@@ -392,10 +392,14 @@ func (s *Store) PatchContact(ctx context.Context, id int64, in contact.Input, so
 				return &contact.ValidationError{Field: idf.col, Reason: "belongs to another contact"}
 			}
 		}
+		t.stale = 0
 		if err := t.updateContact(old, c, changes, source, now, change{}); err != nil {
 			return err
 		}
-		res, err = t.lockContactWith(id, "")
+		res = c
+		if t.stale == id {
+			res, err = t.lockContactWith(id, "")
+		}
 		return err
 	})
 	return res, err

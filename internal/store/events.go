@@ -149,9 +149,13 @@ func scoreEvent(id int64, in EventInput) score.Event {
 }
 
 // appendSystemEvent writes an event Nurture itself caused, at now.
+// Rules may score what Nurture writes (a stage change, a logged call).
 func (t *tx) appendSystemEvent(contactID int64, typ, source string, now time.Time, props any) error {
-	_, _, err := t.systemEvent(contactID, typ, source, now, props)
-	return err
+	id, raw, err := t.systemEvent(contactID, typ, source, now, props)
+	if err != nil {
+		return err
+	}
+	return t.scoreEvent(contactID, score.Event{ID: id, Type: typ, Source: source, At: now, Properties: raw}, nil)
 }
 
 // systemEvent is appendSystemEvent returning the event's id and properties.

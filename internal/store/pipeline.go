@@ -12,6 +12,7 @@ import (
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
 	"github.com/nurturehq/nurture/internal/pipeline"
+	"github.com/nurturehq/nurture/internal/score"
 )
 
 // ErrTaskNotFound means no task has that id.
@@ -483,6 +484,9 @@ func (s *Store) LogActivity(ctx context.Context, id int64, a pipeline.Activity) 
 		err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
 			VALUES (?, ?, ?, ?, 'api', ?) RETURNING id`, id, event.ActivityLogged, ms(at), ms(now), string(b)).Scan(&eventID)
 		if err != nil {
+			return err
+		}
+		if err := t.scoreEvent(id, score.Event{ID: eventID, Type: event.ActivityLogged, Source: "api", At: at, Properties: b}, nil); err != nil {
 			return err
 		}
 		if pipeline.TakesOver(a.Type) {

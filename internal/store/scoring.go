@@ -225,6 +225,9 @@ func (t *tx) armTimer(kind string, id, due int64) error {
 // cross carries out the actions of the band a contact entered: the events,
 // the lifecycle raise and tags, and the sales task.
 func (t *tx) cross(id int64, cr score.Crossing) error {
+	// What a crossing writes is not scored again.
+	t.inEngine = true
+	defer func() { t.inEngine = false }()
 	now := t.s.now()
 	b := cr.Band
 	// The first placement of a new contact is not news; its actions still run
@@ -263,6 +266,10 @@ func (t *tx) cross(id int64, cr score.Crossing) error {
 			changes = append(changes, contact.Change{Field: "lifecycle", Old: old.Lifecycle, New: c.Lifecycle})
 		}
 		switch {
+		case len(changes) > 0:
+			t.stale = id
+		}
+		switch {
 		case len(changes) > 0 && cr.From == "":
 			// A new contact's first band is part of its creation: no event.
 			if err := t.writeContactRow(old, c); err != nil {
@@ -270,10 +277,7 @@ func (t *tx) cross(id int64, cr score.Crossing) error {
 			}
 		case len(changes) > 0:
 			c.UpdatedAt = now
-			t.inEngine = true
-			err := t.updateContact(old, c, changes, scoringSource, now, change{Reason: "score band " + cr.To})
-			t.inEngine = false
-			if err != nil {
+			if err := t.updateContact(old, c, changes, scoringSource, now, change{Reason: "score band " + cr.To}); err != nil {
 				return err
 			}
 		}

@@ -304,9 +304,9 @@ type tx struct {
 	// inEngine is set while scoring applies its own effects, which must not
 	// be scored again.
 	inEngine bool
-	// rewrote is the last contact whose row this transaction wrote, so a
-	// caller knows when the contact it holds is stale.
-	rewrote int64
+	// stale is the contact whose row scoring rewrote (a band's tags or
+	// lifecycle), so a caller holding that contact knows to read it again.
+	stale int64
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
