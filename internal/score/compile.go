@@ -288,6 +288,14 @@ func (r *Rules) Restamp(version int, ruleVersions map[string]int) {
 	}
 }
 
+// ActivityTypes lists the event types that count as activity, sorted.
+func (r *Rules) ActivityTypes() []string {
+	if r.inactivity == nil {
+		return nil
+	}
+	return sortedKeys(r.inactivity.activity)
+}
+
 // Types lists the event types scoring reads (for a replay, the others can
 // be skipped).
 func (r *Rules) Types() []string {

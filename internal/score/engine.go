@@ -149,6 +149,35 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 	return out
 }
 
+// Touch records an event as activity, and nothing else: what the timer
+// worker calls for activity that was not written to the state (see
+// Quiet). It reports whether the event counted.
+func (r *Rules) Touch(st *State, ev Event) bool {
+	in := r.inactivity
+	if in == nil || !in.activity[ev.Type] || ev.At.UnixMilli() <= st.LastActivity {
+		return false
+	}
+	if bytes.Contains(ev.Properties, []byte("machine")) || bytes.Contains(ev.Properties, []byte(`\u`)) {
+		var p map[string]any
+		if json.Unmarshal(ev.Properties, &p) == nil && p["machine"] == true {
+			return false
+		}
+	}
+	at := ev.At.UnixMilli()
+	st.LastActivity = at
+	st.DecayAt = max(at, st.LastDecay) + in.after.Milliseconds()
+	return true
+}
+
+// Quiet reports whether applying an event changed nothing but the activity
+// clock of a contact whose timer was already armed. Such a change need not
+// be written: the timer, when it fires, reads the activity from the log
+// (Touch) before it decays anything, so it can only be late, never early.
+func Quiet(before, after *State, out Outcome) bool {
+	return len(out.Entries) == 0 && out.Crossing == nil && before.DecayAt != 0 && after.DecayAt >= before.DecayAt &&
+		before.LastDecay == after.LastDecay && before.Band == after.Band
+}
+
 // fire applies an event rule's points within its limits.
 func (r *Rules) fire(st *State, rl *rule, ev Event, out *Outcome) {
 	rs := st.rule(rl.ID)

@@ -197,37 +197,47 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 				return err
 			})
 		}
+		// The op may run more than once (the writer retries a batch that
+		// failed): it computes from the state before it and writes only its
+		// own result, which is applied once it has committed.
+		start := j
+		var next Job
+		var nextCursor int64
 		var done bool
 		err := s.writer.do1(func(t *tx) error {
+			next, nextCursor, done = start, cursor, false
 			r, err := t.s.reloadRules(t.ctx, txQuerier{t})
 			if err != nil {
 				return err
 			}
 			now := t.s.now()
-			if r.Version != j.Version {
-				j.Status, done = "superseded", true // a newer version's job rescores everything again
-				_, err := t.exec("UPDATE jobs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?", j.Status, ms(now), ms(now), j.ID)
+			if r.Version != start.Version {
+				next.Status, done = "superseded", true // a newer version's job rescores everything again
+				_, err := t.exec("UPDATE jobs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?", next.Status, ms(now), ms(now), j.ID)
 				return err
 			}
-			next, n, err := t.rescoreChunk(r, cursor, chunk, now)
+			last, n, err := t.rescoreChunk(r, cursor, chunk, now)
 			if err != nil {
 				return err
 			}
-			j.Done += int64(n)
-			j.UpdatedAt = now
+			next.Done += int64(n)
+			next.UpdatedAt = now
+			nextCursor = last
 			if n < chunk {
-				j.Status, done = "done", true
-				j.Total = j.Done
-				j.FinishedAt = &now
+				next.Status, done = "done", true
+				next.Total = next.Done
+				next.FinishedAt = &now
 				_, err = t.exec("UPDATE jobs SET status = 'done', cursor = ?, done = ?, total = ?, updated_at = ?, finished_at = ? WHERE id = ?",
-					next, j.Done, j.Done, ms(now), ms(now), j.ID)
+					last, next.Done, next.Done, ms(now), ms(now), j.ID)
 			} else {
-				j.Total = max(j.Total, j.Done)
-				_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, total = ?, updated_at = ? WHERE id = ?", next, j.Done, j.Total, ms(now), j.ID)
+				next.Total = max(next.Total, next.Done)
+				_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, total = ?, updated_at = ? WHERE id = ?", last, next.Done, next.Total, ms(now), j.ID)
 			}
-			cursor = next
 			return err
 		})
+		if err == nil {
+			j, cursor = next, nextCursor
+		}
 		if err != nil {
 			msg := err.Error()
 			s.writer.do1(func(t *tx) error {
@@ -308,7 +318,7 @@ func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int) (chunkData
 	}
 	rows, err = q(`SELECT id, contact_id, type, source, occurred_at, properties FROM events
 		WHERE contact_id > ? AND contact_id <= ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`)
-		ORDER BY contact_id, occurred_at, id`, args...)
+		AND source <> 'scoring' ORDER BY contact_id, occurred_at, id`, args...)
 	if err != nil {
 		return d, err
 	}

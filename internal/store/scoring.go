@@ -80,12 +80,19 @@ func (s *Store) reloadRules(ctx context.Context, db querier) (*score.Rules, erro
 	return r, nil
 }
 
-// rules is Rules inside a write transaction.
+// rules is Rules inside a write transaction: each transaction looks at the
+// latest version once (one indexed read), so a version applied by another
+// node holds for every write that commits after it.
 func (t *tx) rules() (*score.Rules, error) {
-	if r := t.s.rules.cur.Load(); r != nil && sinceStart()-t.s.rules.checked.Load() < int64(rulesRecheck) {
-		return r, nil
+	if t.rulesRead != nil {
+		return t.rulesRead, nil
 	}
-	return t.s.reloadRules(t.ctx, txQuerier{t})
+	r, err := t.s.reloadRules(t.ctx, txQuerier{t})
+	if err != nil {
+		return nil, err
+	}
+	t.rulesRead = r
+	return r, nil
 }
 
 type txQuerier struct{ t *tx }
@@ -139,9 +146,24 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 		}
 		c = &cc
 	}
-	before := st.DecayAt
+	if st.DecayAt != 0 && st.DecayAt <= ev.At.UnixMilli() {
+		// Decay looks due, but activity that was not written may say otherwise.
+		evs, err := t.activitySince(r, contactID, st.LastActivity)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.ID != ev.ID && !e.At.After(ev.At) {
+				r.Touch(&st, e)
+			}
+		}
+	}
+	before := st
 	out := r.Apply(&st, ev, c)
-	return t.persistScore(contactID, r, &st, before, out)
+	if score.Quiet(&before, &st, out) {
+		return nil // activity only: the armed timer reads it from the log when it fires
+	}
+	return t.persistScore(contactID, r, &st, before.DecayAt, out)
 }
 
 func (t *tx) loadScoreState(id int64) (score.State, error) {
@@ -343,7 +365,19 @@ func (t *tx) fireScoreTimer(id int64) error {
 	if err != nil {
 		return err
 	}
+	// Activity since the state was written (see score.Quiet) moves the clock first.
+	touched := false
+	if st.LastActivity != 0 || st.DecayAt != 0 {
+		evs, err := t.activitySince(r, id, st.LastActivity)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			touched = r.Touch(&st, e) || touched
+		}
+	}
 	out := r.Tick(&st, now)
+	out.Changed = out.Changed || touched
 	if err := t.persistScore(id, r, &st, st.DecayAt, out); err != nil {
 		return err
 	}
@@ -353,6 +387,40 @@ func (t *tx) fireScoreTimer(id int64) error {
 		_, err = t.exec("UPDATE timers SET due_at = ? WHERE kind = ? AND contact_id = ?", st.DecayAt, timerScore, id)
 	}
 	return err
+}
+
+// activitySince reads a contact's events after a time, of the types that
+// count as activity.
+func (t *tx) activitySince(r *score.Rules, id int64, after int64) ([]score.Event, error) {
+	types := r.ActivityTypes()
+	if len(types) == 0 {
+		return nil, nil
+	}
+	args := []any{id, after}
+	for _, ty := range types {
+		args = append(args, ty)
+	}
+	rows, err := t.query(`SELECT id, type, source, occurred_at, properties FROM events
+		WHERE contact_id = ? AND occurred_at > ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`) ORDER BY occurred_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []score.Event
+	for rows.Next() {
+		var e score.Event
+		var at int64
+		var props sql.NullString
+		if err := rows.Scan(&e.ID, &e.Type, &e.Source, &at, &props); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		if props.Valid {
+			e.Properties = json.RawMessage(props.String)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // NextTimer returns when the earliest timer falls due (zero when none is armed).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nurturehq/nurture/internal/score"
 )
 
 // ErrClosed is returned for writes submitted after Close.
@@ -307,6 +309,8 @@ type tx struct {
 	// stale is the contact whose row scoring rewrote (a band's tags or
 	// lifecycle), so a caller holding that contact knows to read it again.
 	stale int64
+	// rulesRead is the scoring rules this transaction read.
+	rulesRead *score.Rules
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
