@@ -106,8 +106,7 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 	}
 	// Machine opens and clicks (privacy proxies, link scanners) are not the
 	// lead's doing: they never score and are not activity.
-	if (bytes.Contains(ev.Properties, []byte("machine")) || bytes.Contains(ev.Properties, []byte(`\u`))) &&
-		properties()["machine"] == true {
+	if machine(ev.Properties, properties) {
 		r.settle(st, &out)
 		return out
 	}
@@ -176,6 +175,21 @@ func (r *Rules) Touch(st *State, ev Event) bool {
 func Quiet(before, after *State, out Outcome) bool {
 	return len(out.Entries) == 0 && out.Crossing == nil && before.DecayAt != 0 && after.DecayAt >= before.DecayAt &&
 		before.LastDecay == after.LastDecay && before.Band == after.Band
+}
+
+// machine reports an event a privacy proxy or link scanner caused
+// ("machine": true). The properties are decoded only when the key may be
+// there (spelt plainly or with escapes); decoded, when given, shares the
+// caller's decoding.
+func machine(props []byte, decoded func() map[string]any) bool {
+	if !bytes.Contains(props, []byte("machine")) && !bytes.Contains(props, []byte(`\u`)) {
+		return false
+	}
+	if decoded != nil {
+		return decoded()["machine"] == true
+	}
+	var p map[string]any
+	return json.Unmarshal(props, &p) == nil && p["machine"] == true
 }
 
 // fire applies an event rule's points within its limits.

@@ -269,9 +269,10 @@ type rowsQuerier func(query string, args ...any) (*sql.Rows, error)
 
 // loadChunk reads up to limit live contacts after the id cursor, their stored
 // scoring state and the events of the types the rules read.
-func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int) (chunkData, error) {
+// lock is appended to the contacts query (a row lock, or "").
+func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int, lock string) (chunkData, error) {
 	d := chunkData{stored: map[int64]score.State{}, bands: map[int64]string{}, events: map[int64][]score.Event{}, last: after}
-	rows, err := q("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?", after, limit)
+	rows, err := q("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?"+lock, after, limit)
 	if err != nil {
 		return d, err
 	}
@@ -348,12 +349,7 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 	if t.s.d.name == "postgres" {
 		lock = t.s.d.forUpdate // no event is scored for these contacts until the chunk commits
 	}
-	d, err := loadChunk(func(q string, args ...any) (*sql.Rows, error) {
-		if strings.HasPrefix(q, "SELECT "+contactColumns) {
-			q = strings.Replace(q, " ORDER BY id LIMIT ?", " ORDER BY id LIMIT ?"+lock, 1)
-		}
-		return t.query(q, args...)
-	}, r, after, limit)
+	d, err := loadChunk(t.query, r, after, limit, lock)
 	if err != nil || len(d.contacts) == 0 {
 		return d.last, 0, err
 	}
@@ -595,7 +591,7 @@ func (s *Store) BacktestRules(ctx context.Context, next *score.Rules) (Backtest,
 		if err := ctx.Err(); err != nil {
 			return bt, err
 		}
-		d, err := loadChunk(q, next, cursor, 2000)
+		d, err := loadChunk(q, next, cursor, 2000, "")
 		if err != nil {
 			return bt, s.dbErr("backtest", err)
 		}

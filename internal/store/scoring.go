@@ -104,10 +104,11 @@ func (q txQuerier) QueryRowContext(_ context.Context, query string, args ...any)
 // seedRules stores the shipped defaults as version 1 on a fresh database.
 func (s *Store) seedRules(ctx context.Context) error {
 	r := score.Default()
+	r.Stamp(1, nil)
 	versions, _ := json.Marshal(r.RuleVersions())
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO scoring_rules (version, document, rule_versions, comment, created_by, created_at)
 		SELECT 1, ?, ?, 'the defaults shipped with Nurture', 'nurture', ? WHERE NOT EXISTS (SELECT 1 FROM scoring_rules)`),
-		string(r.Source), strings.ReplaceAll(string(versions), `:0`, `:1`), ms(s.now()))
+		string(r.Source), string(versions), ms(s.now()))
 	if err != nil {
 		return fmt.Errorf("seed scoring rules: %w", err)
 	}

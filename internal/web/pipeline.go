@@ -108,6 +108,42 @@ type taskCompleteInput struct {
 	}
 }
 
+type stagesOutput struct {
+	Body struct {
+		Stages []pipeline.Span `json:"stages"`
+	}
+}
+
+type pipelineOutput struct {
+	Body struct {
+		Stages []store.StageTotals `json:"stages"`
+	}
+}
+
+type activityOutput struct {
+	Body struct {
+		EventID int64 `json:"event_id"`
+	}
+}
+
+type taskListOutput struct {
+	Body struct {
+		Tasks      []store.Task `json:"tasks"`
+		NextCursor string       `json:"next_cursor,omitempty"`
+	}
+}
+
+// checkLines refuses control and bidirectional characters in short text
+// fields, given as name, value pairs; the first fault is reported.
+func checkLines(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkLine(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkLine refuses control and bidirectional characters in short text.
 func checkLine(field, v string) error {
 	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidi(r) }) {
@@ -129,10 +165,8 @@ func (s *Server) registerPipeline(api huma.API) {
 		MaxBodyBytes: maxSmallBody,
 	}, func(ctx context.Context, in *stageInput) (*contactOutput, error) {
 		b := in.Body
-		for f, v := range map[string]string{"reason": b.Reason, "by": b.By} {
-			if err := checkLine(f, v); err != nil {
-				return nil, err
-			}
+		if err := checkLines("reason", b.Reason, "by", b.By); err != nil {
+			return nil, err
 		}
 		c, err := s.store.MoveStage(ctx, in.ID, store.MoveParams{Stage: b.Stage, Reason: strings.TrimSpace(b.Reason),
 			By: caller(ctx, b.By), Revenue: b.Revenue})
@@ -145,20 +179,12 @@ func (s *Server) registerPipeline(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "stage-history", Method: http.MethodGet, Path: "/api/v1/contacts/{id}/stages", Tags: tags,
 		Summary: "The stages a contact went through, with the time spent in each",
-	}, func(ctx context.Context, in *idInput) (*struct {
-		Body struct {
-			Stages []pipeline.Span `json:"stages"`
-		}
-	}, error) {
+	}, func(ctx context.Context, in *idInput) (*stagesOutput, error) {
 		spans, err := s.store.StageHistory(ctx, in.ID)
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
-		out := &struct {
-			Body struct {
-				Stages []pipeline.Span `json:"stages"`
-			}
-		}{}
+		out := &stagesOutput{}
 		out.Body.Stages = spans
 		return out, nil
 	})
@@ -169,10 +195,8 @@ func (s *Server) registerPipeline(api huma.API) {
 		MaxBodyBytes: maxSmallBody,
 	}, func(ctx context.Context, in *lifecycleInput) (*contactOutput, error) {
 		b := in.Body
-		for f, v := range map[string]string{"reason": b.Reason, "by": b.By} {
-			if err := checkLine(f, v); err != nil {
-				return nil, err
-			}
+		if err := checkLines("reason", b.Reason, "by", b.By); err != nil {
+			return nil, err
 		}
 		c, err := s.store.SetLifecycle(ctx, in.ID, b.Lifecycle, strings.TrimSpace(b.Reason), caller(ctx, b.By))
 		if err != nil {
@@ -189,10 +213,8 @@ func (s *Server) registerPipeline(api huma.API) {
 		MaxBodyBytes: maxSmallBody,
 	}, func(ctx context.Context, in *handoffInput) (*contactOutput, error) {
 		b := in.Body
-		for f, v := range map[string]string{"reason": b.Reason, "by": b.By} {
-			if err := checkLine(f, v); err != nil {
-				return nil, err
-			}
+		if err := checkLines("reason", b.Reason, "by", b.By); err != nil {
+			return nil, err
 		}
 		c, err := s.store.Handoff(ctx, in.ID, store.HandoffParams{Decision: pipeline.Decision(b.Decision),
 			Reason: strings.TrimSpace(b.Reason), By: caller(ctx, b.By), Disqualify: b.Disqualify})
@@ -262,11 +284,7 @@ func (s *Server) registerPipeline(api huma.API) {
 		Description: "A call, a meeting or an email reply means a human took the lead over: a human_takeover event follows, " +
 			"which stops automation. A note does not.",
 		MaxBodyBytes: maxSmallBody, DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *activityInput) (*struct {
-		Body struct {
-			EventID int64 `json:"event_id"`
-		}
-	}, error) {
+	}, func(ctx context.Context, in *activityInput) (*activityOutput, error) {
 		b := in.Body
 		a := pipeline.Activity{Type: b.Type, By: strings.TrimSpace(b.By), Notes: strings.TrimSpace(b.Notes), Outcome: strings.TrimSpace(b.Outcome)}
 		if b.OccurredAt != nil {
@@ -282,11 +300,7 @@ func (s *Server) registerPipeline(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
-		out := &struct {
-			Body struct {
-				EventID int64 `json:"event_id"`
-			}
-		}{}
+		out := &activityOutput{}
 		out.Body.EventID = id
 		return out, nil
 	})
@@ -294,20 +308,12 @@ func (s *Server) registerPipeline(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-pipeline", Method: http.MethodGet, Path: "/api/v1/pipeline", Tags: tags,
 		Summary: "Contacts and value per pipeline stage",
-	}, func(ctx context.Context, _ *struct{}) (*struct {
-		Body struct {
-			Stages []store.StageTotals `json:"stages"`
-		}
-	}, error) {
+	}, func(ctx context.Context, _ *struct{}) (*pipelineOutput, error) {
 		st, err := s.store.Pipeline(ctx)
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
-		out := &struct {
-			Body struct {
-				Stages []store.StageTotals `json:"stages"`
-			}
-		}{}
+		out := &pipelineOutput{}
 		out.Body.Stages = st
 		return out, nil
 	})
@@ -337,12 +343,7 @@ func (s *Server) registerPipeline(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tasks,
 		Summary: "Sales tasks, filtered, in pages",
-	}, func(ctx context.Context, in *taskListInput) (*struct {
-		Body struct {
-			Tasks      []store.Task `json:"tasks"`
-			NextCursor string       `json:"next_cursor,omitempty"`
-		}
-	}, error) {
+	}, func(ctx context.Context, in *taskListInput) (*taskListOutput, error) {
 		var after int64
 		if in.Cursor != "" {
 			v, err := strconv.ParseInt(in.Cursor, 10, 64)
@@ -356,12 +357,7 @@ func (s *Server) registerPipeline(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
-		out := &struct {
-			Body struct {
-				Tasks      []store.Task `json:"tasks"`
-				NextCursor string       `json:"next_cursor,omitempty"`
-			}
-		}{}
+		out := &taskListOutput{}
 		out.Body.Tasks = list
 		if next != 0 {
 			out.Body.NextCursor = strconv.FormatInt(next, 10)
@@ -375,10 +371,8 @@ func (s *Server) registerPipeline(api huma.API) {
 	}, func(ctx context.Context, in *taskCreateInput) (*struct{ Body store.Task }, error) {
 		b := in.Body
 		title, owner := strings.TrimSpace(b.Title), strings.TrimSpace(b.Owner)
-		for f, v := range map[string]string{"title": title, "owner": owner} {
-			if err := checkLine(f, v); err != nil {
-				return nil, err
-			}
+		if err := checkLines("title", title, "owner", owner); err != nil {
+			return nil, err
 		}
 		if title == "" {
 			return nil, fieldError("title", "is empty", nil)
@@ -406,10 +400,8 @@ func (s *Server) registerPipeline(api huma.API) {
 		Summary:      "Mark a task done (a call or meeting task done means a human took over)",
 		MaxBodyBytes: maxSmallBody,
 	}, func(ctx context.Context, in *taskCompleteInput) (*struct{ Body store.Task }, error) {
-		for f, v := range map[string]string{"by": in.Body.By, "outcome": in.Body.Outcome} {
-			if err := checkLine(f, v); err != nil {
-				return nil, err
-			}
+		if err := checkLines("by", in.Body.By, "outcome", in.Body.Outcome); err != nil {
+			return nil, err
 		}
 		t, err := s.store.CompleteTask(ctx, in.ID, caller(ctx, in.Body.By), strings.TrimSpace(in.Body.Outcome))
 		if err != nil {

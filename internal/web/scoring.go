@@ -40,6 +40,12 @@ type currentRules struct {
 	}
 }
 
+type versionsOutput struct {
+	Body struct {
+		Versions []store.RulesVersion `json:"versions"`
+	}
+}
+
 type scoreOutput struct{ Body store.ScoreReport }
 
 type jobInput struct {
@@ -112,20 +118,12 @@ func (s *Server) registerScoring(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-scoring-rule-versions", Method: http.MethodGet, Path: "/api/v1/scoring/rules/versions", Tags: tags,
 		Summary: "Every version of the scoring rules, newest first",
-	}, func(ctx context.Context, _ *struct{}) (*struct {
-		Body struct {
-			Versions []store.RulesVersion `json:"versions"`
-		}
-	}, error) {
+	}, func(ctx context.Context, _ *struct{}) (*versionsOutput, error) {
 		hist, err := s.store.RulesHistory(ctx)
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
-		out := &struct {
-			Body struct {
-				Versions []store.RulesVersion `json:"versions"`
-			}
-		}{}
+		out := &versionsOutput{}
 		out.Body.Versions = hist
 		return out, nil
 	})
