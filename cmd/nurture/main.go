@@ -98,9 +98,10 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
 	cli.stdout, cli.stderr = stdout, stderr
+	helped := false // --help printed its page: run nothing
 	parser, err := kong.New(&cli, kong.Name("nurture"),
 		kong.Description("Nurture: capture leads, answer in milliseconds, nurture them to a meeting."),
-		kong.UsageOnError(), kong.Writers(stdout, stderr), kong.Exit(func(int) {}),
+		kong.UsageOnError(), kong.Writers(stdout, stderr), kong.Exit(func(int) { helped = true }),
 		kong.Vars{"version": version})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -111,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nurture:", err)
 		return 2
 	}
-	if kctx.Command() == "" {
+	if helped || kctx.Command() == "" {
 		return 0 // --help was shown
 	}
 	if err := kctx.Run(&cli.Globals); err != nil {

@@ -162,6 +162,14 @@ func TestCommands(t *testing.T) {
 	if _, err := nurture(t, "frobnicate"); err == nil {
 		t.Error("an unknown command succeeded")
 	}
+	// --help on a command shows its page and runs nothing: no database made.
+	dir := t.TempDir()
+	if out, err := nurture(t, "apikey", "create", "--name", "x", "--data-dir", dir, "--help"); err != nil || !strings.Contains(out, "Usage: nurture apikey create") {
+		t.Errorf("apikey create --help = %q, %v", out, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("apikey create --help ran the command: %v", entries)
+	}
 }
 
 // TestSIGTERMLosesNoAcknowledgedEvent sends batches from several clients,
