@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/nurturehq/nurture/internal/contact"
 )
@@ -20,6 +20,8 @@ type State struct {
 	LastActivity int64                 `json:"la,omitempty"` // unix ms of the latest activity event
 	DecayAt      int64                 `json:"d,omitempty"`  // unix ms when inactivity next takes points; 0: not armed
 	LastDecay    int64                 `json:"ld,omitempty"` // unix ms of the latest inactivity decay
+
+	borrowed bool // the maps are another state's (see Clone)
 }
 
 // RuleState is what one rule has given a contact.
@@ -27,6 +29,38 @@ type RuleState struct {
 	N      int     `json:"n,omitempty"` // times it scored
 	Total  int     `json:"t,omitempty"` // points it gave, in total
 	Recent []int64 `json:"w,omitempty"` // unix ms of its latest scorings, for per_day/per_week
+}
+
+// Clone returns a copy of the state that the engine may change without
+// touching s; s must not be changed after. The copy borrows s's maps until
+// the engine first writes to it (see own), so cloning costs nothing for an
+// event that changes nothing.
+func (s *State) Clone() State {
+	c := *s
+	c.borrowed = true
+	return c
+}
+
+// own gives the state maps of its own before a write.
+func (s *State) own() {
+	if !s.borrowed {
+		return
+	}
+	s.borrowed = false
+	if s.Values != nil {
+		values := make(map[string]int, len(s.Values))
+		for k, v := range s.Values {
+			values[k] = v
+		}
+		s.Values = values
+	}
+	if s.Rules != nil {
+		rules := make(map[string]*RuleState, len(s.Rules))
+		for k, rs := range s.Rules {
+			rules[k] = rs // copied when written (see rule)
+		}
+		s.Rules = rules
+	}
 }
 
 // Value returns a score's current value.
@@ -119,18 +153,25 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 		st.DecayAt = max(at, st.LastDecay) + in.after.Milliseconds()
 		out.Changed = true
 	}
-	var env *Env
+	var env any
+	var run vm.VM // one machine runs every condition of this event
 	for _, rl := range r.byEvent[ev.Type] {
 		if rl.prog != nil {
+			if !rl.admits(properties()) {
+				continue
+			}
 			if env == nil {
-				e := make(map[string]any, len(properties())+2)
-				for k, v := range properties() {
-					e[k] = v
+				// The decoded properties are this call's own: the event's
+				// type and source join them in place.
+				e := properties()
+				if e == nil {
+					e = make(map[string]any, 2)
+					props = e
 				}
 				e["type"], e["source"] = ev.Type, ev.Source
-				env = &Env{Event: e, Contact: contactEnv(c)}
+				env = Env{Event: e, Contact: contactEnv(c)}
 			}
-			ok, err := expr.Run(rl.prog, *env)
+			ok, err := run.Run(rl.prog, env)
 			if err != nil {
 				out.EvalErrors++
 				continue
@@ -237,9 +278,10 @@ func (r *Rules) reprofile(st *State, c *contact.Contact, ev Event, out *Outcome)
 	if len(r.profile) == 0 {
 		return
 	}
-	env := Env{Event: map[string]any{"type": ev.Type, "source": ev.Source}, Contact: contactEnv(c)}
+	var env any = Env{Event: map[string]any{"type": ev.Type, "source": ev.Source}, Contact: contactEnv(c)}
+	var run vm.VM
 	for _, rl := range r.profile {
-		ok, err := expr.Run(rl.prog, env)
+		ok, err := run.Run(rl.prog, env)
 		if err != nil {
 			out.EvalErrors++
 			ok = false
@@ -334,6 +376,7 @@ func (r *Rules) add(st *State, name string, points int, reason, ruleID string, v
 	if applied == 0 {
 		return 0
 	}
+	st.own()
 	if st.Values == nil {
 		st.Values = map[string]int{}
 	}
@@ -433,15 +476,19 @@ func (r *Rules) Replay(events []Event, c *contact.Contact, now time.Time) (State
 }
 
 func (s *State) rule(id string) *RuleState {
+	s.own()
 	if s.Rules == nil {
 		s.Rules = map[string]*RuleState{}
 	}
-	rs := s.Rules[id]
-	if rs == nil {
-		rs = &RuleState{}
-		s.Rules[id] = rs
+	// A copy, since another state may share this one (see Clone); its
+	// window gets no spare capacity, so appending to it copies too.
+	var rs RuleState
+	if old := s.Rules[id]; old != nil {
+		rs = *old
+		rs.Recent = rs.Recent[:len(rs.Recent):len(rs.Recent)]
 	}
-	return rs
+	s.Rules[id] = &rs
+	return &rs
 }
 
 // recent counts the times less than window away from at, before or after:

@@ -135,3 +135,40 @@ func TestHysteresis(t *testing.T) {
 		t.Fatalf("re-crossed at %d", st.Value("score"))
 	}
 }
+
+// A clone shares its rule states with the original until the engine writes
+// to one: scoring the clone, window and all, leaves the original as it was.
+func TestCloneIsolates(t *testing.T) {
+	r, err := score.Parse([]byte(`
+scores:
+  engagement: {}
+rules:
+  - id: view
+    event: page_viewed
+    score: engagement
+    points: 2
+    limit: {per_day: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st score.State
+	for i := range 2 {
+		r.Apply(&st, ev(int64(i+1), "page_viewed", t0.Add(time.Duration(i)*time.Minute), ""), nil)
+	}
+	want, _ := json.Marshal(st)
+	for i := range 3 {
+		a, b := st.Clone(), st.Clone()
+		r.Apply(&a, ev(int64(10+i), "page_viewed", t0.Add(time.Hour), ""), nil)
+		r.Apply(&b, ev(int64(20+i), "page_viewed", t0.Add(2*time.Hour), ""), nil)
+		if got, _ := json.Marshal(st); string(got) != string(want) {
+			t.Fatalf("original changed: %s; want %s", got, want)
+		}
+		if a.Value("engagement") != 6 || b.Value("engagement") != 6 {
+			t.Fatalf("clones = %d, %d; want 6 each", a.Value("engagement"), b.Value("engagement"))
+		}
+		if ra, rb := a.Rules["view"].Recent, b.Rules["view"].Recent; ra[2] == rb[2] {
+			t.Fatalf("clones share a window: %v, %v", ra, rb)
+		}
+	}
+}

@@ -222,6 +222,22 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 }
 
 func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (contact.Contact, error) {
+	props := map[string]string{}
+	for k, v := range map[string]string{"source": c.Source, "offer": c.Offer, "request_type": c.RequestType} {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	if !t.inEngine {
+		raw, _ := json.Marshal(props)
+		if len(props) == 0 {
+			raw = nil
+		}
+		var err error
+		if c, err = t.firstBand(c, score.Event{Type: event.LeadCreated, Source: source, At: now, Properties: raw}); err != nil {
+			return c, err
+		}
+	}
 	cols := strings.TrimPrefix(contactColumns, "id, ")
 	err := t.queryRow("INSERT INTO contacts ("+cols+") VALUES (?"+strings.Repeat(", ?", strings.Count(cols, ","))+") RETURNING id",
 		contactValues(c)...).Scan(&c.ID)
@@ -230,12 +246,6 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 	}
 	if err := t.syncTags(c.ID, nil, c.Tags); err != nil {
 		return c, err
-	}
-	props := map[string]string{}
-	for k, v := range map[string]string{"source": c.Source, "offer": c.Offer, "request_type": c.RequestType} {
-		if v != "" {
-			props[k] = v
-		}
 	}
 	evID, raw, err := t.systemEvent(c.ID, event.LeadCreated, source, now, props)
 	if err != nil {

@@ -43,6 +43,10 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 			custom_fields = NULL, updated_at = ?, erased_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
 			return err
 		}
+		if err := t.flushScores(); err != nil {
+			return err
+		}
+		t.forgetScores(id)
 		for _, q := range []string{
 			"DELETE FROM contact_tags WHERE contact_id = ?",
 			"UPDATE events SET properties = NULL, idempotency_key = NULL WHERE contact_id = ?",

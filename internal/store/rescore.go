@@ -349,6 +349,9 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 	if t.s.d.name == "postgres" {
 		lock = t.s.d.forUpdate // no event is scored for these contacts until the chunk commits
 	}
+	if err := t.flushScores(); err != nil {
+		return 0, 0, err
+	}
 	d, err := loadChunk(t.query, r, after, limit, lock)
 	if err != nil || len(d.contacts) == 0 {
 		return d.last, 0, err
@@ -359,17 +362,11 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 	if _, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id > ? AND contact_id <= ?", timerScore, after, d.last); err != nil {
 		return 0, 0, err
 	}
-	var ledger []ledgerRow
 	for i := range d.contacts {
 		c := &d.contacts[i]
 		st, entries := r.Replay(d.events[c.ID], c, now)
-		for _, e := range entries {
-			ledger = append(ledger, ledgerRow{c.ID, e})
-		}
 		old := d.stored[c.ID]
-		if err := t.saveScoreState(c.ID, r, &st); err != nil {
-			return 0, 0, err
-		}
+		t.putScoreState(c.ID, &st, entries)
 		if st.DecayAt != 0 {
 			if err := t.armTimer(timerScore, c.ID, st.DecayAt); err != nil {
 				return 0, 0, err
@@ -387,12 +384,12 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 			if from == "" {
 				cr.From = "none" // not a new contact's first placement: an existing one's first band
 			}
-			if err := t.cross(c.ID, cr); err != nil {
+			if err := t.cross(c.ID, cr, c); err != nil {
 				return 0, 0, err
 			}
 		}
 	}
-	return d.last, len(d.contacts), t.insertLedgerRows(ledger)
+	return d.last, len(d.contacts), nil
 }
 
 type ledgerRow struct {
@@ -400,34 +397,17 @@ type ledgerRow struct {
 	score.Entry
 }
 
-// ledgerBatch rows go in one statement: a rescore writes many.
-const ledgerBatch = 50
-
 func (t *tx) insertLedgerRows(rows []ledgerRow) error {
-	head, _, _ := strings.Cut(insertLedgerRow, " VALUES ")
-	many := head + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ledgerBatch-1)
-	for len(rows) > 0 {
-		n := min(len(rows), ledgerBatch)
-		q := insertLedgerRow
-		if n == ledgerBatch {
-			q = many
-		} else {
-			n = 1
+	values := make([][]any, len(rows))
+	for i, r := range rows {
+		var eventID any
+		if r.EventID != 0 {
+			eventID = r.EventID
 		}
-		args := make([]any, 0, n*10)
-		for _, r := range rows[:n] {
-			var eventID any
-			if r.EventID != 0 {
-				eventID = r.EventID
-			}
-			args = append(args, r.contactID, ms(r.At), eventID, r.Points, r.Before, r.After, r.RuleVersion, r.Score, r.RuleID, null(r.Reason))
-		}
-		if _, err := t.exec(q, args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
+		values[i] = []any{r.contactID, ms(r.At), eventID, r.Points, r.Before, r.After, r.RuleVersion, r.Score, r.RuleID, null(r.Reason)}
 	}
-	return nil
+	return t.execRows(`INSERT INTO score_ledger (contact_id, at, event_id, points, before_value, after_value,
+	rule_version, score, rule_id, reason) VALUES `, 10, "", values)
 }
 
 func sameValues(a, b map[string]int) bool {

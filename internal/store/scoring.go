@@ -136,7 +136,7 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 			return err
 		}
 	}
-	st, err := t.loadScoreState(contactID)
+	st, err := t.scoreState(contactID)
 	if err != nil {
 		return err
 	}
@@ -164,37 +164,17 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	if score.Quiet(&before, &st, out) {
 		return nil // activity only: the armed timer reads it from the log when it fires
 	}
-	return t.persistScore(contactID, r, &st, before.DecayAt, out)
+	return t.persistScore(contactID, r, &st, before.DecayAt, out, c)
 }
 
-func (t *tx) loadScoreState(id int64) (score.State, error) {
-	var st score.State
-	var raw string
-	err := t.queryRow("SELECT state FROM score_state WHERE contact_id = ?", id).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return st, fmt.Errorf("decode score state of contact %d: %w", id, err)
-	}
-	return st, nil
-}
-
-// persistScore writes what the engine decided: the state, the ledger, the
-// timer, and the actions of a band crossing.
-func (t *tx) persistScore(id int64, r *score.Rules, st *score.State, decayBefore int64, out score.Outcome) error {
+// persistScore writes what the engine decided: the state (which it takes:
+// the caller must not change st after), the ledger, the timer, and the
+// actions of a band crossing.
+func (t *tx) persistScore(id int64, r *score.Rules, st *score.State, decayBefore int64, out score.Outcome, c *contact.Contact) error {
 	if !out.Changed {
 		return nil
 	}
-	if err := t.saveScoreState(id, r, st); err != nil {
-		return err
-	}
-	if err := t.insertLedger(id, out.Entries); err != nil {
-		return err
-	}
+	t.putScoreState(id, st, out.Entries)
 	// The timer is re-armed lazily: activity only ever moves DecayAt later,
 	// so a timer that exists fires early at worst, finds nothing due, and
 	// moves itself. Only a timer that did not exist must be created here.
@@ -204,35 +184,7 @@ func (t *tx) persistScore(id int64, r *score.Rules, st *score.State, decayBefore
 		}
 	}
 	if out.Crossing != nil {
-		return t.cross(id, *out.Crossing)
-	}
-	return nil
-}
-
-func (t *tx) saveScoreState(id int64, r *score.Rules, st *score.State) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode score state: %w", err)
-	}
-	_, err = t.exec(`INSERT INTO score_state (contact_id, score, band, state) VALUES (?, ?, ?, ?)
-		ON CONFLICT (contact_id) DO UPDATE SET score = excluded.score, band = excluded.band, state = excluded.state`,
-		id, st.Value(r.ThresholdScore()), null(st.Band), string(b))
-	return err
-}
-
-const insertLedgerRow = `INSERT INTO score_ledger (contact_id, at, event_id, points, before_value, after_value,
-	rule_version, score, rule_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-func (t *tx) insertLedger(id int64, entries []score.Entry) error {
-	for _, e := range entries {
-		var eventID any
-		if e.EventID != 0 {
-			eventID = e.EventID
-		}
-		if _, err := t.exec(insertLedgerRow, id, ms(e.At), eventID, e.Points, e.Before, e.After,
-			e.RuleVersion, e.Score, e.RuleID, null(e.Reason)); err != nil {
-			return err
-		}
+		return t.cross(id, *out.Crossing, c)
 	}
 	return nil
 }
@@ -246,8 +198,9 @@ func (t *tx) armTimer(kind string, id, due int64) error {
 }
 
 // cross carries out the actions of the band a contact entered: the events,
-// the lifecycle raise and tags, and the sales task.
-func (t *tx) cross(id int64, cr score.Crossing) error {
+// the lifecycle raise and tags, and the sales task. c is the contact as
+// stored, when the caller has it.
+func (t *tx) cross(id int64, cr score.Crossing, c *contact.Contact) error {
 	// What a crossing writes is not scored again.
 	t.inEngine = true
 	defer func() { t.inEngine = false }()
@@ -267,51 +220,81 @@ func (t *tx) cross(id int64, cr score.Crossing) error {
 			return err
 		}
 	}
-	if b.Lifecycle != "" || len(b.AddTags) > 0 || len(b.RemoveTags) > 0 || b.Task != "" {
-		old, err := t.lockContact(id)
-		if err != nil {
+	if b.Lifecycle == "" && len(b.AddTags) == 0 && len(b.RemoveTags) == 0 && b.Task == "" {
+		return nil
+	}
+	var old contact.Contact
+	if c != nil {
+		old = *c
+	} else {
+		var err error
+		if old, err = t.lockContact(id); err != nil {
 			return err
 		}
-		c := old
-		c.Tags = slices.DeleteFunc(slices.Clone(old.Tags), func(tag string) bool { return slices.Contains(b.RemoveTags, tag) })
-		for _, tag := range b.AddTags {
-			if !slices.Contains(c.Tags, tag) && len(c.Tags) < contact.MaxTags {
-				c.Tags = append(c.Tags, tag)
-			}
+	}
+	nc, changes := enterBand(old, b)
+	switch {
+	case len(changes) > 0 && cr.From == "":
+		// A new contact's first band is part of its creation: no event.
+		t.stale = id
+		if err := t.writeContactRow(old, nc); err != nil {
+			return err
 		}
-		var changes []contact.Change
-		if !slices.Equal(c.Tags, old.Tags) {
-			changes = append(changes, contact.Change{Field: "tags", Old: old.Tags, New: c.Tags})
+	case len(changes) > 0:
+		t.stale = id
+		nc.UpdatedAt = now
+		if err := t.updateContact(old, nc, changes, scoringSource, now, change{Reason: "score band " + cr.To}); err != nil {
+			return err
 		}
-		if b.Lifecycle != "" && old.Lifecycle != contact.LifecycleDisqualified &&
-			contact.LifecycleRank(b.Lifecycle) > contact.LifecycleRank(old.Lifecycle) {
-			c.Lifecycle = b.Lifecycle
-			changes = append(changes, contact.Change{Field: "lifecycle", Old: old.Lifecycle, New: c.Lifecycle})
-		}
-		switch {
-		case len(changes) > 0:
-			t.stale = id
-		}
-		switch {
-		case len(changes) > 0 && cr.From == "":
-			// A new contact's first band is part of its creation: no event.
-			if err := t.writeContactRow(old, c); err != nil {
-				return err
-			}
-		case len(changes) > 0:
-			c.UpdatedAt = now
-			if err := t.updateContact(old, c, changes, scoringSource, now, change{Reason: "score band " + cr.To}); err != nil {
-				return err
-			}
-		}
-		if b.Task != "" {
-			if _, err := t.createTask(TaskInput{ContactID: id, Kind: "call", Title: b.Task, Owner: c.Owner,
-				Source: scoringSource, DueAt: now}, now); err != nil {
-				return err
-			}
+	}
+	if b.Task != "" {
+		if _, err := t.createTask(TaskInput{ContactID: id, Kind: "call", Title: b.Task, Owner: nc.Owner,
+			Source: scoringSource, DueAt: now}, now); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// enterBand returns the contact with a band's tags and lifecycle applied,
+// and the changes that makes.
+func enterBand(old contact.Contact, b score.BandDef) (contact.Contact, []contact.Change) {
+	c := old
+	c.Tags = slices.DeleteFunc(slices.Clone(old.Tags), func(tag string) bool { return slices.Contains(b.RemoveTags, tag) })
+	for _, tag := range b.AddTags {
+		if !slices.Contains(c.Tags, tag) && len(c.Tags) < contact.MaxTags {
+			c.Tags = append(c.Tags, tag)
+		}
+	}
+	var changes []contact.Change
+	if !slices.Equal(c.Tags, old.Tags) {
+		changes = append(changes, contact.Change{Field: "tags", Old: old.Tags, New: c.Tags})
+	} else {
+		c.Tags = old.Tags
+	}
+	if b.Lifecycle != "" && old.Lifecycle != contact.LifecycleDisqualified &&
+		contact.LifecycleRank(b.Lifecycle) > contact.LifecycleRank(old.Lifecycle) {
+		c.Lifecycle = b.Lifecycle
+		changes = append(changes, contact.Change{Field: "lifecycle", Old: old.Lifecycle, New: c.Lifecycle})
+	}
+	return c, changes
+}
+
+// firstBand gives a contact about to be created the tags and lifecycle of
+// the band its creation will place it in, so that the row is written once.
+// The lead_created event, scored after the insert, finds them in place.
+func (t *tx) firstBand(c contact.Contact, ev score.Event) (contact.Contact, error) {
+	r, err := t.rules()
+	if err != nil || !r.Interested(ev.Type) {
+		return c, err
+	}
+	var st score.State
+	out := r.Apply(&st, ev, &c)
+	if out.Crossing == nil || out.Crossing.From != "" {
+		return c, nil
+	}
+	c, _ = enterBand(c, out.Crossing.Band)
+	return c, nil
 }
 
 // FireTimers runs the scoring timers due now: inactivity decay. It returns
@@ -352,7 +335,8 @@ func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 
 func (t *tx) fireScoreTimer(id int64) error {
 	now := t.s.now()
-	if _, err := t.lockContactWith(id, t.s.d.forUpdate); errors.Is(err, contact.ErrNotFound) {
+	c, err := t.lockContactWith(id, t.s.d.forUpdate)
+	if errors.Is(err, contact.ErrNotFound) {
 		_, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerScore, id)
 		return err
 	} else if err != nil {
@@ -362,7 +346,7 @@ func (t *tx) fireScoreTimer(id int64) error {
 	if err != nil {
 		return err
 	}
-	st, err := t.loadScoreState(id)
+	st, err := t.scoreState(id)
 	if err != nil {
 		return err
 	}
@@ -379,7 +363,7 @@ func (t *tx) fireScoreTimer(id int64) error {
 	}
 	out := r.Tick(&st, now)
 	out.Changed = out.Changed || touched
-	if err := t.persistScore(id, r, &st, st.DecayAt, out); err != nil {
+	if err := t.persistScore(id, r, &st, st.DecayAt, out, &c); err != nil {
 		return err
 	}
 	if st.DecayAt == 0 {

@@ -47,6 +47,11 @@ type Config struct {
 	// Writers is how many group-commit writers run at once. SQLite always uses
 	// one (it has one writer); PostgreSQL defaults to 8.
 	Writers int
+	// StateCache is how many contacts' scoring states SQLite keeps in memory
+	// between writes (see scorebuf.go). 0 means the default (131,072);
+	// negative turns the cache off. PostgreSQL never caches them: other
+	// nodes write too.
+	StateCache int
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -65,6 +70,7 @@ type Store struct {
 	wanted  sync.Map // SQLite: query texts to prepare between transactions
 	errors  atomic.Int64
 	rules   rulesCache
+	states  *stateCache // SQLite: recent contacts' scoring states (see scorebuf.go)
 }
 
 // dialect is the small seam between the two databases.
@@ -133,6 +139,12 @@ func (s *Store) openSQLite(cfg Config) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	s.path = filepath.Join(dir, "nurture.db")
+	switch {
+	case cfg.StateCache == 0:
+		s.states = newStateCache(defaultStateCacheSize)
+	case cfg.StateCache > 0:
+		s.states = newStateCache(cfg.StateCache)
+	}
 	// Pragmas in one place: WAL so readers never block the writer, NORMAL sync
 	// (durable against a process crash; a power cut may lose the last commits),
 	// a busy timeout for other processes (the CLI) and foreign keys on.

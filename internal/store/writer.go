@@ -236,6 +236,12 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 		return err
 	}
 	t := &tx{Tx: sqlTx, s: w.s, ctx: ctx}
+	if c := w.s.states; c != nil {
+		if err := c.check(t); err != nil {
+			sqlTx.Rollback()
+			return err
+		}
+	}
 	single := len(batch) == 1 && len(batch[0].ops) == 1
 	for _, r := range batch {
 		for i, o := range r.ops {
@@ -252,7 +258,7 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 			}
 			if single {
 				// One op alone needs no savepoint: its failure is the transaction's.
-				if err := o(t); err != nil {
+				if err := runFlushed(t, o); err != nil {
 					sqlTx.Rollback()
 					if retryable(err) {
 						return err
@@ -272,7 +278,29 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 			r.errs[i] = err
 		}
 	}
-	return sqlTx.Commit()
+	if err := t.flushScores(); err != nil {
+		// Whose rows failed is not known here: the batch runs again with
+		// each op flushing its own.
+		sqlTx.Rollback()
+		if retryable(err) || isolate {
+			return err
+		}
+		return errOptimisticFailed
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	t.committed()
+	return nil
+}
+
+// runFlushed runs an op and writes the scoring it queued, so that a failure
+// of either is the op's.
+func runFlushed(t *tx, o op) error {
+	if err := o(t); err != nil {
+		return err
+	}
+	return t.flushScores()
 }
 
 // isolated runs one op inside a savepoint, retrying it when it lost a race to
@@ -284,11 +312,12 @@ func (w *writer) isolated(t *tx, o op) error {
 		if _, err := t.Tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
 			return err
 		}
-		err := o(t)
+		err := runFlushed(t, o)
 		if err == nil {
 			_, err = t.Tx.ExecContext(t.ctx, "RELEASE SAVEPOINT op")
 			return err
 		}
+		t.dropUnflushed()
 		if _, rerr := t.Tx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
@@ -311,6 +340,8 @@ type tx struct {
 	stale int64
 	// rulesRead is the scoring rules this transaction read.
 	rulesRead *score.Rules
+	// scores is the scoring this transaction did, written before it commits.
+	scores *scoreBuf
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
