@@ -133,7 +133,7 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 		if !decoded {
 			decoded = true
 			if len(ev.Properties) > 0 {
-				_ = json.Unmarshal(ev.Properties, &props) // validated at ingest
+				props = decodeProperties(ev.Properties)
 			}
 		}
 		return props
@@ -198,8 +198,7 @@ func (r *Rules) Touch(st *State, ev Event) bool {
 		return false
 	}
 	if bytes.Contains(ev.Properties, []byte("machine")) || bytes.Contains(ev.Properties, []byte(`\u`)) {
-		var p map[string]any
-		if json.Unmarshal(ev.Properties, &p) == nil && p["machine"] == true {
+		if decodeProperties(ev.Properties)["machine"] == true {
 			return false
 		}
 	}
@@ -229,8 +228,7 @@ func machine(props []byte, decoded func() map[string]any) bool {
 	if decoded != nil {
 		return decoded()["machine"] == true
 	}
-	var p map[string]any
-	return json.Unmarshal(props, &p) == nil && p["machine"] == true
+	return decodeProperties(props)["machine"] == true
 }
 
 // fire applies an event rule's points within its limits.

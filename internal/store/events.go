@@ -171,6 +171,13 @@ func (t *tx) systemEvent(contactID int64, typ, source string, now time.Time, pro
 			p, raw = string(b), b
 		}
 	}
+	if t.inEngine {
+		// Scoring's own events are not scored: nobody needs their id, and
+		// they are written in bulk at the end of the op (see scorebuf.go).
+		b := t.buf()
+		b.events = append(b.events, []any{contactID, typ, ms(now), ms(now), source, p})
+		return 0, raw, nil
+	}
 	var id int64
 	err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, contactID, typ, ms(now), ms(now), source, p).Scan(&id)

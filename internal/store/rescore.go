@@ -186,8 +186,15 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 		return s.dbErr("read job", err)
 	}
 	chunk := rescoreChunkSQLite
+	var ahead <-chan *prefetched
 	if s.d.name == "postgres" {
 		chunk = rescoreChunkPostgres
+	} else {
+		// SQLite: the next chunk is read and replayed on a reader connection
+		// while the writer stores this one.
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ahead = s.prefetch(pctx, j.Version, cursor, chunk)
 	}
 	for {
 		if ctx.Err() != nil {
@@ -201,6 +208,10 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 		// failed): it computes from the state before it and writes only its
 		// own result, which is applied once it has committed.
 		start := j
+		var pre *prefetched
+		if ahead != nil {
+			pre = <-ahead // nil once the reader has stopped
+		}
 		var next Job
 		var nextCursor int64
 		var done bool
@@ -216,7 +227,7 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 				_, err := t.exec("UPDATE jobs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?", next.Status, ms(now), ms(now), j.ID)
 				return err
 			}
-			last, n, err := t.rescoreChunk(r, cursor, chunk, now)
+			last, n, err := t.rescoreChunk(r, cursor, chunk, now, pre)
 			if err != nil {
 				return err
 			}
@@ -258,20 +269,120 @@ func (s *Store) runRescore(ctx context.Context, j Job, progress func(Job)) error
 // chunkData is a run of contacts with what scoring needs of them.
 type chunkData struct {
 	contacts []contact.Contact
-	stored   map[int64]score.State
-	bands    map[int64]string
 	events   map[int64][]score.Event
 	events64 int64
 	last     int64
 }
 
+// storedScores is what a run of contacts' scoring states say now.
+type storedScores struct {
+	values map[int64]map[string]int
+	bands  map[int64]string
+}
+
+// loadStored reads the stored scores and bands of the contacts in (after, last].
+func loadStored(q rowsQuerier, after, last int64) (storedScores, error) {
+	sc := storedScores{values: map[int64]map[string]int{}, bands: map[int64]string{}}
+	rows, err := q("SELECT contact_id, state, band FROM score_state WHERE contact_id > ? AND contact_id <= ?", after, last)
+	if err != nil {
+		return sc, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var raw string
+		var band sql.NullString
+		if err := rows.Scan(&id, &raw, &band); err != nil {
+			return sc, err
+		}
+		var st score.State
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return sc, fmt.Errorf("decode score state of contact %d: %w", id, err)
+		}
+		sc.values[id], sc.bands[id] = st.Values, band.String
+	}
+	return sc, rows.Err()
+}
+
+// prefetched is a chunk read and replayed on a reader connection (SQLite).
+// The write transaction uses it when no event of its contacts is newer
+// than maxEvent: every change to a contact comes with an event, and
+// SQLite's one writer gives event ids in commit order.
+type prefetched struct {
+	after    int64
+	d        chunkData
+	replays  []replay // one per contact of d
+	maxEvent int64
+}
+
+type replay struct {
+	st      score.State
+	entries []score.Entry
+}
+
+// prefetch reads and replays the chunks of a rescore under rules version
+// version, one ahead of the writer. The channel closes when the contacts
+// run out, the rules change, or anything fails: the writer then reads the
+// chunk itself.
+func (s *Store) prefetch(ctx context.Context, version int, after int64, limit int) <-chan *prefetched {
+	ch := make(chan *prefetched, 1)
+	go func() {
+		defer close(ch)
+		r, err := s.reloadRules(ctx, s.r)
+		if err != nil || r.Version != version {
+			return
+		}
+		for {
+			p, err := s.prefetchOne(ctx, r, after, limit)
+			if err != nil {
+				return
+			}
+			select {
+			case ch <- p:
+			case <-ctx.Done():
+				return
+			}
+			if len(p.d.contacts) < limit {
+				return
+			}
+			after = p.d.last
+		}
+	}()
+	return ch
+}
+
+func (s *Store) prefetchOne(ctx context.Context, r *score.Rules, after int64, limit int) (*prefetched, error) {
+	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer rtx.Rollback()
+	p := &prefetched{after: after}
+	// Read first: the snapshot starts here, so nothing the chunk reads can
+	// be newer than this id.
+	if err := rtx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&p.maxEvent); err != nil {
+		return nil, err
+	}
+	q := func(query string, args ...any) (*sql.Rows, error) { return rtx.QueryContext(ctx, s.q(query), args...) }
+	if p.d, err = loadChunk(q, r, after, limit, ""); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	p.replays = make([]replay, len(p.d.contacts))
+	for i := range p.d.contacts {
+		c := &p.d.contacts[i]
+		p.replays[i].st, p.replays[i].entries = r.Replay(p.d.events[c.ID], c, now)
+	}
+	return p, nil
+}
+
 type rowsQuerier func(query string, args ...any) (*sql.Rows, error)
 
-// loadChunk reads up to limit live contacts after the id cursor, their stored
-// scoring state and the events of the types the rules read.
+// loadChunk reads up to limit live contacts after the id cursor and their
+// events of the types the rules read.
 // lock is appended to the contacts query (a row lock, or "").
 func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int, lock string) (chunkData, error) {
-	d := chunkData{stored: map[int64]score.State{}, bands: map[int64]string{}, events: map[int64][]score.Event{}, last: after}
+	d := chunkData{events: map[int64][]score.Event{}, last: after}
 	rows, err := q("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?"+lock, after, limit)
 	if err != nil {
 		return d, err
@@ -289,29 +400,6 @@ func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int, lock strin
 		return d, err
 	}
 	d.last = d.contacts[len(d.contacts)-1].ID
-	rows, err = q("SELECT contact_id, state, band FROM score_state WHERE contact_id > ? AND contact_id <= ?", after, d.last)
-	if err != nil {
-		return d, err
-	}
-	for rows.Next() {
-		var id int64
-		var raw string
-		var band sql.NullString
-		if err := rows.Scan(&id, &raw, &band); err != nil {
-			rows.Close()
-			return d, err
-		}
-		var st score.State
-		if err := json.Unmarshal([]byte(raw), &st); err != nil {
-			rows.Close()
-			return d, fmt.Errorf("decode score state of contact %d: %w", id, err)
-		}
-		d.stored[id], d.bands[id] = st, band.String
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return d, err
-	}
 	types := r.Types()
 	args := []any{after, d.last}
 	for _, t := range types {
@@ -344,7 +432,7 @@ func loadChunk(q rowsQuerier, r *score.Rules, after int64, limit int, lock strin
 // rescoreChunk replays the contacts after the cursor under r and replaces
 // their state and ledger. A contact whose replayed band differs from its
 // stored one gets that band's actions, once.
-func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time) (int64, int, error) {
+func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time, pre *prefetched) (int64, int, error) {
 	lock := ""
 	if t.s.d.name == "postgres" {
 		lock = t.s.d.forUpdate // no event is scored for these contacts until the chunk commits
@@ -352,9 +440,32 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 	if err := t.flushScores(); err != nil {
 		return 0, 0, err
 	}
-	d, err := loadChunk(t.query, r, after, limit, lock)
-	if err != nil || len(d.contacts) == 0 {
-		return d.last, 0, err
+	var d chunkData
+	var replays []replay
+	if pre != nil && pre.after == after {
+		// The prefetched chunk holds if no event of its contacts came since.
+		var newer int
+		err := t.queryRow("SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE id > ? AND contact_id > ? AND contact_id <= ? LIMIT 1) x",
+			pre.maxEvent, after, pre.d.last).Scan(&newer)
+		if err != nil {
+			return 0, 0, err
+		}
+		if newer == 0 {
+			d, replays = pre.d, pre.replays
+		}
+	}
+	if replays == nil {
+		var err error
+		if d, err = loadChunk(t.query, r, after, limit, lock); err != nil || len(d.contacts) == 0 {
+			return d.last, 0, err
+		}
+	}
+	if len(d.contacts) == 0 {
+		return d.last, 0, nil
+	}
+	stored, err := loadStored(t.query, after, d.last)
+	if err != nil {
+		return 0, 0, err
 	}
 	if _, err := t.exec("DELETE FROM score_ledger WHERE contact_id > ? AND contact_id <= ?", after, d.last); err != nil {
 		return 0, 0, err
@@ -364,21 +475,30 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time)
 	}
 	for i := range d.contacts {
 		c := &d.contacts[i]
-		st, entries := r.Replay(d.events[c.ID], c, now)
-		old := d.stored[c.ID]
+		var st score.State
+		var entries []score.Entry
+		if replays != nil {
+			// Replayed a moment ago: bring decay up to now. The op may run
+			// again, so the prefetched state is not changed.
+			st = replays[i].st.Clone()
+			out := r.Tick(&st, now)
+			entries = append(slices.Clip(replays[i].entries), out.Entries...)
+		} else {
+			st, entries = r.Replay(d.events[c.ID], c, now)
+		}
 		t.putScoreState(c.ID, &st, entries)
 		if st.DecayAt != 0 {
 			if err := t.armTimer(timerScore, c.ID, st.DecayAt); err != nil {
 				return 0, 0, err
 			}
 		}
-		if !sameValues(old.Values, st.Values) {
+		if old := stored.values[c.ID]; !sameValues(old, st.Values) {
 			if err := t.appendSystemEvent(c.ID, event.ScoreChanged, scoringSource, now,
-				map[string]any{"version": r.Version, "reason": "rescore", "before": nonNil(old.Values), "after": nonNil(st.Values)}); err != nil {
+				map[string]any{"version": r.Version, "reason": "rescore", "before": nonNil(old), "after": nonNil(st.Values)}); err != nil {
 				return 0, 0, err
 			}
 		}
-		if from := d.bands[c.ID]; from != st.Band && st.Band != "" {
+		if from := stored.bands[c.ID]; from != st.Band && st.Band != "" {
 			b, _ := r.Band(st.Band)
 			cr := score.Crossing{Score: r.ThresholdScore(), Value: st.Value(r.ThresholdScore()), From: from, To: st.Band, Band: b}
 			if from == "" {
@@ -582,12 +702,16 @@ func (s *Store) BacktestRules(ctx context.Context, next *score.Rules) (Backtest,
 		if err != nil {
 			return bt, err
 		}
+		stored, err := loadStored(q, cursor, d.last)
+		if err != nil {
+			return bt, s.dbErr("backtest", err)
+		}
 		for i := range d.contacts {
 			c := &d.contacts[i]
 			won := c.Status == contact.StatusWon || converted[c.ID]
 			known := won || c.Status == contact.StatusLost
-			old := d.stored[c.ID]
-			oldBand := d.bands[c.ID]
+			old := score.State{Values: stored.values[c.ID]}
+			oldBand := stored.bands[c.ID]
 			if oldBand == "" && len(cur.Bands()) > 0 {
 				oldBand = "none"
 			}

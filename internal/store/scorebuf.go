@@ -108,6 +108,7 @@ type scoreBuf struct {
 	dirty     []int64                // states to write, in the order first changed
 	isDirty   map[int64]bool
 	ledger    []ledgerRow // rows to insert
+	events    [][]any     // scoring's own events to insert, in order
 	written   map[int64]bool
 	forgotten map[int64]bool // states this transaction must read from the database
 }
@@ -171,8 +172,24 @@ func (t *tx) putScoreState(id int64, st *score.State, entries []score.Entry) {
 	}
 }
 
-// flushScores writes the queued states and ledger rows.
+// flushEvents writes the queued events of scoring. Each op ends with it,
+// so events keep the order of the ops that caused them, and so does any
+// read of events inside a transaction.
+func (t *tx) flushEvents() error {
+	b := t.scores
+	if b == nil || len(b.events) == 0 {
+		return nil
+	}
+	err := t.execRows(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties) VALUES `, 6, "", b.events)
+	b.events = b.events[:0]
+	return err
+}
+
+// flushScores writes the queued events, states and ledger rows.
 func (t *tx) flushScores() error {
+	if err := t.flushEvents(); err != nil {
+		return err
+	}
 	b := t.scores
 	if b == nil || len(b.dirty) == 0 && len(b.ledger) == 0 {
 		return nil
@@ -226,7 +243,7 @@ func (t *tx) dropUnflushed() {
 		return
 	}
 	t.forgetScores(b.dirty...)
-	b.dirty, b.ledger = b.dirty[:0], b.ledger[:0]
+	b.dirty, b.ledger, b.events = b.dirty[:0], b.ledger[:0], b.events[:0]
 	clear(b.isDirty)
 }
 

@@ -381,6 +381,9 @@ func (t *tx) activitySince(r *score.Rules, id int64, after int64) ([]score.Event
 	if len(types) == 0 {
 		return nil, nil
 	}
+	if err := t.flushEvents(); err != nil {
+		return nil, err
+	}
 	args := []any{id, after}
 	for _, ty := range types {
 		args = append(args, ty)

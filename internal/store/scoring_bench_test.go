@@ -90,6 +90,11 @@ func BenchmarkIngestScoring(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+				b.StopTimer()
+				// The scoring did happen: contact 1 had a pricing view in the first batch.
+				if rep, err := s.Score(ctx, 1); err != nil || rules.name != "none" && len(rep.Ledger) == 0 {
+					b.Fatalf("contact 1 scored nothing: %+v, %v", rep, err)
+				}
 			})
 		}
 	}

@@ -247,7 +247,7 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 		for i, o := range r.ops {
 			r.errs[i] = nil
 			if !isolate {
-				if err := o(t); err != nil {
+				if err := runOp(t, o); err != nil {
 					sqlTx.Rollback()
 					if conflicted(err) {
 						return err // savepoints would not help: run splits the batch
@@ -294,8 +294,16 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 	return nil
 }
 
-// runFlushed runs an op and writes the scoring it queued, so that a failure
-// of either is the op's.
+// runOp runs an op and writes the events scoring queued for it.
+func runOp(t *tx, o op) error {
+	if err := o(t); err != nil {
+		return err
+	}
+	return t.flushEvents()
+}
+
+// runFlushed runs an op and writes all the scoring it queued, so that a
+// failure of either is the op's.
 func runFlushed(t *tx, o op) error {
 	if err := o(t); err != nil {
 		return err
