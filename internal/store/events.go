@@ -53,7 +53,7 @@ func (s *Store) AppendEvents(ctx context.Context, in []EventInput) []AppendResul
 		if !ok {
 			k = len(reqs)
 			byKey[key] = k
-			reqs = append(reqs, &request{key: key, done: make(chan struct{})})
+			reqs = append(reqs, &request{key: key, contact: in[i].ContactID, done: make(chan struct{})})
 			index = append(index, nil)
 		}
 		r := reqs[k]

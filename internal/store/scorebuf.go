@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -277,6 +278,69 @@ func (t *tx) execRows(head string, cols int, tail string, rows [][]any) error {
 			return err
 		}
 		rows = rows[n:]
+	}
+	return nil
+}
+
+func (t *tx) lock(id int64) {
+	if t.locked == nil {
+		t.locked = map[int64]bool{}
+	}
+	t.locked[id] = true
+}
+
+// preloadScores locks the contacts a batch will score, in id order, and
+// reads their scoring states: two statements for the whole batch
+// (PostgreSQL, where each statement is a round trip).
+func (t *tx) preloadScores(ids []int64) error {
+	if len(ids) < 2 {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	rows, err := t.query("SELECT id FROM contacts WHERE id = ANY(?) ORDER BY id"+t.s.d.forUpdate, ids)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		t.lock(id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Read once the locks are held: each statement sees what committed before it.
+	rows, err = t.query("SELECT contact_id, state FROM score_state WHERE contact_id = ANY(?)", ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	b := t.buf()
+	for rows.Next() {
+		var id int64
+		var raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		var st score.State
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return fmt.Errorf("decode score state of contact %d: %w", id, err)
+		}
+		b.states[id] = &st
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if t.locked[id] && b.states[id] == nil {
+			b.states[id] = &score.State{} // none stored yet
+		}
 	}
 	return nil
 }

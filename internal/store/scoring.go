@@ -129,12 +129,13 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	if !r.Interested(ev.Type) {
 		return nil
 	}
-	if t.s.d.name == "postgres" {
+	if t.s.d.name == "postgres" && !t.locked[contactID] {
 		// One contact's events are scored one after the other: the state row
 		// is read, changed and written under the contact's row lock.
 		if _, err := t.exec("SELECT id FROM contacts WHERE id = ?"+t.s.d.forUpdate, contactID); err != nil {
 			return err
 		}
+		t.lock(contactID)
 	}
 	st, err := t.scoreState(contactID)
 	if err != nil {
@@ -324,6 +325,7 @@ func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 	reqs := make([]*request, len(ids))
 	for i, id := range ids {
 		reqs[i] = newRequest(idKey(id), func(t *tx) error { return t.fireScoreTimer(id) })
+		reqs[i].contact = id
 	}
 	for _, err := range s.writer.submitAll(reqs) {
 		if err != nil {

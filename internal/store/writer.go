@@ -28,6 +28,10 @@ type request struct {
 	// requests in key order, so that writers sharing a database lock contacts
 	// in the same order and do not deadlock each other.
 	key string
+	// contact is the id of the contact whose events the request scores, when
+	// known: on PostgreSQL a batch locks them and reads their scoring states
+	// in two statements, instead of two per event.
+	contact int64
 }
 
 // writer group-commits: while one transaction commits, requests queue up, and
@@ -243,6 +247,18 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 		}
 	}
 	single := len(batch) == 1 && len(batch[0].ops) == 1
+	if w.s.d.name == "postgres" && !single {
+		var ids []int64
+		for _, r := range batch {
+			if r.contact != 0 {
+				ids = append(ids, r.contact)
+			}
+		}
+		if err := t.preloadScores(ids); err != nil {
+			sqlTx.Rollback()
+			return err
+		}
+	}
 	for _, r := range batch {
 		for i, o := range r.ops {
 			r.errs[i] = nil
@@ -350,6 +366,8 @@ type tx struct {
 	rulesRead *score.Rules
 	// scores is the scoring this transaction did, written before it commits.
 	scores *scoreBuf
+	// locked is the contacts this transaction has locked for scoring (PostgreSQL).
+	locked map[int64]bool
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
