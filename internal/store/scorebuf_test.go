@@ -203,3 +203,50 @@ func TestScoreCacheEviction(t *testing.T) {
 		})
 	}
 }
+
+// A rescore chunk read ahead on a reader is used only if no event of its
+// contacts came after the read; otherwise the writer reads it again, and
+// the late event counts.
+func TestRescorePrefetchStaleness(t *testing.T) {
+	ctx := context.Background()
+	s := openBoth(t, 0)["sqlite"]
+	a, b := newLead(t, s, "a@example.com"), newLead(t, s, "b@example.com")
+	for _, r := range s.AppendEvents(ctx, []EventInput{pricing(a, 1), pricing(b, 1)}) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	r, err := s.Rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rescore := func(pre *prefetched) {
+		t.Helper()
+		err := s.writer.do1(func(t *tx) error {
+			_, _, err := t.rescoreChunk(r, 0, 500, s.now(), pre)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fresh: the prefetched chunk gives what a replay gives.
+	pre, err := s.prefetchOne(ctx, r, 0, 500)
+	if err != nil || len(pre.d.contacts) != 2 {
+		t.Fatalf("prefetch = %+v, %v", pre, err)
+	}
+	rescore(pre)
+	checkScore(t, s, a, 10)
+	checkScore(t, s, b, 10)
+	// Stale: a click for b lands between the read and the write.
+	pre, err = s.prefetchOne(ctx, r, 0, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := s.AppendEvents(ctx, []EventInput{click(b, 2)}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	rescore(pre)
+	checkScore(t, s, a, 10)
+	checkScore(t, s, b, 17)
+}
