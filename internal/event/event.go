@@ -59,6 +59,8 @@ const (
 	BANTUpdated      = "bant_updated"
 	Converted        = "converted"
 	MeetingNoShow    = "meeting_no_show"
+	SegmentEntered   = "segment_entered"
+	SegmentExited    = "segment_exited"
 )
 
 // Type describes a standard event type.
@@ -91,6 +93,8 @@ var Registry = []Type{
 	{HumanTakeover, "a salesperson took the lead over; automation stops", false},
 	{ConsentChanged, "a consent was granted, withdrawn or requested", true},
 	{ContactErased, "the contact's personal data was erased", true},
+	{SegmentEntered, "the contact entered a segment; properties segment, version", true},
+	{SegmentExited, "the contact left a segment; properties segment, version", true},
 	{ScoreBandChanged, "the threshold score moved the contact to another band; properties score, value, from, to", true},
 	{SalesReady, "the score crossed the sales-ready threshold: offer a meeting slot and call", true},
 	{LifecycleChanged, "the lifecycle stage changed; properties from, to, reason, by", true},
