@@ -55,6 +55,8 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 			// reports, without what the salesperson wrote.
 			"DELETE FROM score_ledger WHERE contact_id = ?",
 			"DELETE FROM score_state WHERE contact_id = ?",
+			"DELETE FROM segment_state WHERE contact_id = ?",
+			"DELETE FROM segment_members WHERE contact_id = ?",
 			"DELETE FROM timers WHERE contact_id = ?",
 			"DELETE FROM bant WHERE contact_id = ?",
 			"UPDATE tasks SET outcome = NULL, title = kind WHERE contact_id = ?",

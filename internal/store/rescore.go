@@ -170,6 +170,13 @@ func (s *Store) RunJob(ctx context.Context, progress func(Job)) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if j.Kind == jobSegmentBuild {
+		var params string
+		if err := s.r.QueryRowContext(ctx, s.q("SELECT params FROM jobs WHERE id = ?"), j.ID).Scan(&params); err != nil {
+			return true, s.dbErr("read job", err)
+		}
+		return true, s.runSegmentBuild(ctx, j, []byte(params), progress)
+	}
 	return true, s.runRescore(ctx, j, progress)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,12 @@ func (s *Store) reloadRules(ctx context.Context, db querier) (*score.Rules, erro
 	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM scoring_rules").Scan(&version); err != nil {
 		return nil, s.dbErr("read scoring rules version", err)
 	}
+	return s.rulesAt(ctx, db, version)
+}
+
+// rulesAt returns the rules of a version, compiling them if they are not
+// the ones in force.
+func (s *Store) rulesAt(ctx context.Context, db querier, version int) (*score.Rules, error) {
 	cur := s.rules.cur.Load()
 	if cur != nil && cur.Version == version {
 		s.rules.checked.Store(sinceStart())
@@ -87,12 +94,33 @@ func (t *tx) rules() (*score.Rules, error) {
 	if t.rulesRead != nil {
 		return t.rulesRead, nil
 	}
-	r, err := t.s.reloadRules(t.ctx, txQuerier{t})
+	if err := t.readVersions(); err != nil {
+		return nil, err
+	}
+	r, err := t.s.rulesAt(t.ctx, txQuerier{t}, t.rulesVersion)
 	if err != nil {
 		return nil, err
 	}
 	t.rulesRead = r
 	return r, nil
+}
+
+// readVersions reads, in one statement per transaction, the versions of
+// the configuration the write path applies: the scoring rules and the
+// segments.
+func (t *tx) readVersions() error {
+	if t.versionsRead {
+		return nil
+	}
+	var gen sql.NullString
+	err := t.queryRow("SELECT COALESCE(MAX(version), 0), (SELECT value FROM settings WHERE key = '"+segmentsGenKey+"') FROM scoring_rules").
+		Scan(&t.rulesVersion, &gen)
+	if err != nil {
+		return t.s.dbErr("read configuration versions", err)
+	}
+	t.segGen, _ = strconv.ParseInt(gen.String, 10, 64)
+	t.versionsRead = true
+	return nil
 }
 
 type txQuerier struct{ t *tx }
@@ -122,29 +150,39 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	if t.inEngine {
 		return nil // what scoring itself writes does not feed scoring again
 	}
-	r, err := t.rules()
+	changed, err := t.scoreOnly(contactID, ev, c)
 	if err != nil {
 		return err
 	}
+	return t.segmentEvent(contactID, ev, c, changed)
+}
+
+// scoreOnly is the scoring part of scoreEvent. It reports whether the
+// contact's scores changed.
+func (t *tx) scoreOnly(contactID int64, ev score.Event, c *contact.Contact) (bool, error) {
+	r, err := t.rules()
+	if err != nil {
+		return false, err
+	}
 	if !r.Interested(ev.Type) {
-		return nil
+		return false, nil
 	}
 	if t.s.d.name == "postgres" && !t.locked[contactID] {
 		// One contact's events are scored one after the other: the state row
 		// is read, changed and written under the contact's row lock.
 		if _, err := t.exec("SELECT id FROM contacts WHERE id = ?"+t.s.d.forUpdate, contactID); err != nil {
-			return err
+			return false, err
 		}
 		t.lock(contactID)
 	}
 	st, err := t.scoreState(contactID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c == nil && r.NeedsContact(ev.Type) {
 		cc, err := t.lockContactWith(contactID, "")
 		if err != nil {
-			return err
+			return false, err
 		}
 		c = &cc
 	}
@@ -152,7 +190,7 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 		// Decay looks due, but activity that was not written may say otherwise.
 		evs, err := t.activitySince(r, contactID, st.LastActivity)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, e := range evs {
 			if e.ID != ev.ID && !e.At.After(ev.At) {
@@ -163,9 +201,9 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	before := st
 	out := r.Apply(&st, ev, c)
 	if score.Quiet(&before, &st, out) {
-		return nil // activity only: the armed timer reads it from the log when it fires
+		return false, nil // activity only: the armed timer reads it from the log when it fires
 	}
-	return t.persistScore(contactID, r, &st, before.DecayAt, out, c)
+	return len(out.Entries) > 0, t.persistScore(contactID, r, &st, before.DecayAt, out, c)
 }
 
 // persistScore writes what the engine decided: the state (which it takes:
@@ -298,23 +336,28 @@ func (t *tx) firstBand(c contact.Contact, ev score.Event) (contact.Contact, erro
 	return c, nil
 }
 
-// FireTimers runs the scoring timers due now: inactivity decay. It returns
-// how many contacts it looked at; call it again while that equals limit.
+// FireTimers runs the timers due now: scoring's inactivity decay and
+// segments' time windows. It returns how many it looked at; call it again
+// while that equals limit.
 func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 	now := s.now()
-	rows, err := s.r.QueryContext(ctx, s.q("SELECT contact_id FROM timers WHERE kind = ? AND due_at <= ? ORDER BY due_at LIMIT ?"),
-		timerScore, ms(now), limit)
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT kind, contact_id FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"),
+		ms(now), limit)
 	if err != nil {
 		return 0, s.dbErr("read due timers", err)
 	}
-	var ids []int64
+	type due struct {
+		kind string
+		id   int64
+	}
+	var dues []due
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var d due
+		if err := rows.Scan(&d.kind, &d.id); err != nil {
 			rows.Close()
 			return 0, s.dbErr("read due timers", err)
 		}
-		ids = append(ids, id)
+		dues = append(dues, d)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -322,17 +365,28 @@ func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 	}
 	// Several nodes may pick the same timer: firing is idempotent (the state,
 	// read under the contact's lock, says whether anything is still due).
-	reqs := make([]*request, len(ids))
-	for i, id := range ids {
-		reqs[i] = newRequest(idKey(id), func(t *tx) error { return t.fireScoreTimer(id) })
-		reqs[i].contact = id
+	reqs := make([]*request, len(dues))
+	for i, d := range dues {
+		fire := func(t *tx) error { return t.fireScoreTimer(d.id) }
+		switch d.kind {
+		case timerSegment:
+			fire = func(t *tx) error { return t.fireSegmentTimer(d.id) }
+		case timerScore:
+		default:
+			fire = func(t *tx) error {
+				_, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", d.kind, d.id)
+				return err
+			}
+		}
+		reqs[i] = newRequest(idKey(d.id), fire)
+		reqs[i].contact = d.id
 	}
 	for _, err := range s.writer.submitAll(reqs) {
 		if err != nil {
-			return len(ids), err
+			return len(dues), err
 		}
 	}
-	return len(ids), nil
+	return len(dues), nil
 }
 
 func (t *tx) fireScoreTimer(id int64) error {

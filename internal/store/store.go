@@ -71,6 +71,7 @@ type Store struct {
 	errors  atomic.Int64
 	rules   rulesCache
 	states  *stateCache // SQLite: recent contacts' scoring states (see scorebuf.go)
+	segs    segmentsCache
 }
 
 // dialect is the small seam between the two databases.

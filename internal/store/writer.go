@@ -368,6 +368,14 @@ type tx struct {
 	scores *scoreBuf
 	// locked is the contacts this transaction has locked for scoring (PostgreSQL).
 	locked map[int64]bool
+	// segRead is the segments this transaction read.
+	segRead *segCatalog
+	// The configuration versions this transaction read (readVersions).
+	versionsRead bool
+	rulesVersion int
+	segGen       int64
+	// buildingSeg is the segment a build chunk is evaluating.
+	buildingSeg string
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this

@@ -1,0 +1,566 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/score"
+	"github.com/nurturehq/nurture/internal/segment"
+)
+
+// Segment membership is kept exact in the write path: each event (and each
+// field, score or consent change) updates the contact's behaviour state and
+// evaluates again only the segments that read what changed, in the same
+// transaction. Conditions that change with time alone (an event leaving a
+// 14-day window) arm a durable timer at the exact moment.
+
+const (
+	timerSegment    = "segment"
+	jobSegmentBuild = "segment_build"
+	segmentSource   = "segments"
+)
+
+// segRow is a contact's segment_state row.
+type segRow struct {
+	segment.State
+	Due int64 `json:"due,omitempty"` // the segment timer as armed, unix ms
+}
+
+func (t *tx) loadSegRow(id int64) (segRow, error) {
+	var row segRow
+	var raw string
+	err := t.queryRow("SELECT state FROM segment_state WHERE contact_id = ?", id).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row, nil
+	}
+	if err != nil {
+		return row, err
+	}
+	if err := json.Unmarshal([]byte(raw), &row); err != nil {
+		return row, fmt.Errorf("decode segment state of contact %d: %w", id, err)
+	}
+	return row, nil
+}
+
+func (t *tx) saveSegRow(id int64, row *segRow) error {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO segment_state (contact_id, state) VALUES (?, ?)
+		ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state`, id, string(b))
+	return err
+}
+
+// changedFields reads what an event says changed, as segment rules name
+// fields; all reports a new contact (every segment applies).
+func changedFields(ev score.Event, scoresChanged bool, scores []string) (fields []string, all bool) {
+	switch ev.Type {
+	case event.LeadCreated:
+		return nil, true
+	case event.FieldChanged:
+		var p struct {
+			Changes []struct{ Field string } `json:"changes"`
+		}
+		_ = json.Unmarshal(ev.Properties, &p)
+		for _, c := range p.Changes {
+			f := c.Field
+			if f == "custom_fields" {
+				return nil, true // which keys is not said: any custom field may have changed
+			}
+			fields = append(fields, f)
+		}
+	case event.ConsentChanged:
+		for _, ch := range contact.ConsentChannels {
+			fields = append(fields, "consent."+ch)
+		}
+	}
+	if scoresChanged {
+		// Scoring may also have moved the band's tags and the lifecycle.
+		for _, s := range scores {
+			fields = append(fields, "score."+s)
+		}
+		fields = append(fields, "tags", "lifecycle")
+	}
+	return fields, false
+}
+
+// segmentEvent keeps the contact's segments right after an event.
+func (t *tx) segmentEvent(id int64, ev score.Event, c *contact.Contact, scoresChanged bool) error {
+	cat, err := t.segments()
+	if err != nil || cat.empty() {
+		return err
+	}
+	fields, all := changedFields(ev, scoresChanged, t.s.scoreNames())
+	tracks := cat.cat.Tracks(ev.Type)
+	var todo []int
+	if all {
+		todo = cat.cat.All()
+	} else {
+		todo = cat.cat.Affected("", fields)
+	}
+	if !tracks && len(todo) == 0 {
+		return nil
+	}
+	row, err := t.loadSegRow(id)
+	if err != nil {
+		return err
+	}
+	observed := false
+	if tracks {
+		var props map[string]any
+		if len(ev.Properties) > 0 {
+			_ = json.Unmarshal(ev.Properties, &props)
+		}
+		observed = cat.cat.Observe(&row.State, segment.Event{Type: ev.Type, At: ev.At, Properties: props}, t.s.now())
+		if observed && !all {
+			todo = cat.cat.Affected(ev.Type, fields)
+		}
+	}
+	return t.evaluateSegments(id, cat, todo, &row, observed, c)
+}
+
+// evaluateSegments evaluates todo for a contact, writes the membership
+// changes with their events, re-arms the contact's segment timer, and saves
+// the behaviour state when it changed.
+func (t *tx) evaluateSegments(id int64, cat *segCatalog, todo []int, row *segRow, rowChanged bool, c *contact.Contact) error {
+	now := t.s.now()
+	if len(todo) > 0 {
+		if c == nil || t.stale == id {
+			cc, err := t.lockContactWith(id, "")
+			if err != nil {
+				return err
+			}
+			c = &cc
+		}
+		facts, members, err := t.segmentFacts(id, cat, c, row)
+		if err != nil {
+			return err
+		}
+		skip, err := t.segmentSkip(id, cat)
+		if err != nil {
+			return err
+		}
+		for _, ch := range cat.cat.EvaluateSkipping(todo, facts, members, now, skip) {
+			if err := t.writeMembership(id, cat, ch, now); err != nil {
+				return err
+			}
+		}
+	}
+	var due int64
+	if next := cat.cat.NextChange(&row.State, now); !next.IsZero() {
+		due = next.UnixMilli()
+	}
+	if due != row.Due {
+		var err error
+		if due == 0 {
+			_, err = t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerSegment, id)
+		} else {
+			_, err = t.exec(`INSERT INTO timers (kind, contact_id, due_at) VALUES (?, ?, ?)
+				ON CONFLICT (kind, contact_id) DO UPDATE SET due_at = excluded.due_at`, timerSegment, id, due)
+		}
+		if err != nil {
+			return err
+		}
+		row.Due, rowChanged = due, true
+	}
+	if rowChanged {
+		return t.saveSegRow(id, row)
+	}
+	return nil
+}
+
+// segmentFacts gathers what rules read of a contact.
+func (t *tx) segmentFacts(id int64, cat *segCatalog, c *contact.Contact, row *segRow) (*segment.Facts, map[string]bool, error) {
+	st, err := t.scoreState(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &segment.Facts{Contact: c, Scores: st.Values, Behaviour: &row.State}
+	if cat.consents {
+		ledger, err := t.consentLedger(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Consents = map[string]string{}
+		for _, cs := range contact.CurrentConsents(ledger) {
+			if cs.Purpose == "marketing" {
+				f.Consents[cs.Channel] = cs.Status
+			}
+		}
+	}
+	members, err := t.memberships(id, cat)
+	return f, members, err
+}
+
+func (t *tx) memberships(id int64, cat *segCatalog) (map[string]bool, error) {
+	rows, err := t.query("SELECT segment_id FROM segment_members WHERE contact_id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[int64]string{}
+	for n, sid := range cat.ids {
+		names[sid] = n
+	}
+	members := map[string]bool{}
+	for rows.Next() {
+		var sid int64
+		if err := rows.Scan(&sid); err != nil {
+			return nil, err
+		}
+		if n, ok := names[sid]; ok {
+			members[n] = true
+		}
+	}
+	return members, rows.Err()
+}
+
+// segmentSkip leaves out segments still being built past this contact: the
+// build job evaluates them when it reaches it.
+func (t *tx) segmentSkip(id int64, cat *segCatalog) (func(string) bool, error) {
+	if len(cat.building) == 0 {
+		return nil, nil
+	}
+	skip := map[string]bool{}
+	for name := range cat.building {
+		var builtTo int64
+		var status string
+		err := t.queryRow("SELECT built_to, status FROM segments WHERE id = ?", cat.ids[name]).Scan(&builtTo, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			skip[name] = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		skip[name] = status == "building" && id > builtTo && name != t.buildingSeg
+	}
+	return func(n string) bool { return skip[n] }, nil
+}
+
+// writeMembership records that a contact entered or left a segment.
+func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now time.Time) error {
+	sid := cat.ids[ch.Segment]
+	typ := event.SegmentExited
+	if ch.Entered {
+		typ = event.SegmentEntered
+		if _, err := t.exec("INSERT INTO segment_members (segment_id, contact_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			sid, id, ms(now)); err != nil {
+			return err
+		}
+	} else if _, err := t.exec("DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?", sid, id); err != nil {
+		return err
+	}
+	// Segments' own events feed neither scoring nor segments again.
+	was := t.inEngine
+	t.inEngine = true
+	defer func() { t.inEngine = was }()
+	return t.appendSystemEvent(id, typ, segmentSource, now, map[string]any{"segment": ch.Segment, "version": cat.versions[ch.Segment]})
+}
+
+// fireSegmentTimer evaluates a contact's segments when time alone may have
+// changed them.
+func (t *tx) fireSegmentTimer(id int64) error {
+	c, err := t.lockContactWith(id, t.s.d.forUpdate)
+	if errors.Is(err, contact.ErrNotFound) {
+		_, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerSegment, id)
+		return err
+	} else if err != nil {
+		return err
+	}
+	t.lock(id)
+	cat, err := t.segments()
+	if err != nil {
+		return err
+	}
+	row, err := t.loadSegRow(id)
+	if err != nil {
+		return err
+	}
+	row.Due = -1 // re-arm whatever was there
+	return t.evaluateSegments(id, cat, cat.cat.All(), &row, true, &c)
+}
+
+// MemberPage is a page of a segment's members.
+type MemberPage struct {
+	Members []Member `json:"members"`
+	Next    int64    `json:"next,omitempty" doc:"pass as after for the next page; absent on the last one"`
+}
+
+// Member is a contact in a segment.
+type Member struct {
+	ContactID int64     `json:"contact_id"`
+	Since     time.Time `json:"since"`
+}
+
+// SegmentMembers lists a segment's members by contact id, after the cursor.
+func (s *Store) SegmentMembers(ctx context.Context, name string, after int64, limit int) (MemberPage, error) {
+	sg, err := s.GetSegment(ctx, name)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT contact_id, since FROM segment_members WHERE segment_id = ? AND contact_id > ?
+		ORDER BY contact_id LIMIT ?`), sg.ID, after, limit+1)
+	if err != nil {
+		return MemberPage{}, s.dbErr("read segment members", err)
+	}
+	defer rows.Close()
+	page := MemberPage{Members: []Member{}}
+	for rows.Next() {
+		var m Member
+		var since int64
+		if err := rows.Scan(&m.ContactID, &since); err != nil {
+			return page, s.dbErr("read segment members", err)
+		}
+		m.Since = fromMS(since)
+		page.Members = append(page.Members, m)
+	}
+	if len(page.Members) > limit {
+		page.Members = page.Members[:limit]
+		page.Next = page.Members[limit-1].ContactID
+	}
+	return page, s.dbErr("read segment members", rows.Err())
+}
+
+// ContactSegment is a segment a contact is in.
+type ContactSegment struct {
+	Name  string    `json:"name"`
+	Kind  string    `json:"kind"`
+	Since time.Time `json:"since"`
+}
+
+// ContactSegments lists the segments a contact is in.
+func (s *Store) ContactSegments(ctx context.Context, id int64) ([]ContactSegment, error) {
+	if _, err := s.GetContact(ctx, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT s.name, s.kind, m.since FROM segment_members m JOIN segments s ON s.id = m.segment_id
+		WHERE m.contact_id = ? ORDER BY s.name`), id)
+	if err != nil {
+		return nil, s.dbErr("read contact segments", err)
+	}
+	defer rows.Close()
+	out := []ContactSegment{}
+	for rows.Next() {
+		var cs ContactSegment
+		var since int64
+		if err := rows.Scan(&cs.Name, &cs.Kind, &since); err != nil {
+			return nil, s.dbErr("read contact segments", err)
+		}
+		cs.Since = fromMS(since)
+		out = append(out, cs)
+	}
+	return out, s.dbErr("read contact segments", rows.Err())
+}
+
+// Segment build chunk sizes (see the rescore's).
+const (
+	segmentChunkSQLite   = 500
+	segmentChunkPostgres = 100
+)
+
+// runSegmentBuild evaluates one segment for every contact, chunk by chunk,
+// rebuilding from the event log the behaviour it reads.
+func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progress func(Job)) error {
+	var p struct {
+		Segment int64  `json:"segment"`
+		Name    string `json:"name"`
+		Version int    `json:"version"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return fmt.Errorf("segment build job %d: %w", j.ID, err)
+	}
+	var cursor int64
+	if err := s.r.QueryRowContext(ctx, s.q("SELECT cursor FROM jobs WHERE id = ?"), j.ID).Scan(&cursor); err != nil {
+		return s.dbErr("read job", err)
+	}
+	chunk := segmentChunkSQLite
+	if s.d.name == "postgres" {
+		chunk = segmentChunkPostgres
+	}
+	for {
+		if ctx.Err() != nil {
+			return s.writer.do1(func(t *tx) error {
+				_, err := t.exec("UPDATE jobs SET status = 'pending' WHERE id = ? AND status = 'running'", j.ID)
+				return err
+			})
+		}
+		start := j
+		var next Job
+		var nextCursor int64
+		var done bool
+		err := s.writer.do1(func(t *tx) error {
+			next, nextCursor, done = start, cursor, false
+			now := t.s.now()
+			var version int
+			err := t.queryRow("SELECT version FROM segments WHERE id = ?", p.Segment).Scan(&version)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && version != p.Version {
+				next.Status, done = "superseded", true // deleted, or a newer version's build does it
+				_, err := t.exec("UPDATE jobs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?", next.Status, ms(now), ms(now), j.ID)
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			last, n, err := t.buildSegmentChunk(p.Name, cursor, chunk, now)
+			if err != nil {
+				return err
+			}
+			next.Done += int64(n)
+			next.UpdatedAt = now
+			nextCursor = last
+			if _, err := t.exec("UPDATE segments SET built_to = ? WHERE id = ?", last, p.Segment); err != nil {
+				return err
+			}
+			if n < chunk {
+				next.Status, done = "done", true
+				next.Total = next.Done
+				next.FinishedAt = &now
+				if _, err := t.exec("UPDATE segments SET status = 'ready' WHERE id = ?", p.Segment); err != nil {
+					return err
+				}
+				if err := t.bumpSegments(); err != nil {
+					return err
+				}
+				_, err = t.exec("UPDATE jobs SET status = 'done', cursor = ?, done = ?, total = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+					last, next.Done, next.Done, ms(now), ms(now), j.ID)
+				return err
+			}
+			next.Total = max(next.Total, next.Done)
+			_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, total = ?, updated_at = ? WHERE id = ?", last, next.Done, next.Total, ms(now), j.ID)
+			return err
+		})
+		if err == nil {
+			j, cursor = next, nextCursor
+		}
+		if err != nil {
+			msg := err.Error()
+			s.writer.do1(func(t *tx) error {
+				_, err := t.exec("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", msg, ms(t.s.now()), j.ID)
+				return err
+			})
+			return fmt.Errorf("segment build job %d: %w", j.ID, err)
+		}
+		if progress != nil {
+			progress(j)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// buildSegmentChunk evaluates a segment (and the segments that read it) for
+// the contacts after the cursor.
+func (t *tx) buildSegmentChunk(name string, after int64, limit int, now time.Time) (int64, int, error) {
+	cat, err := t.segments()
+	if err != nil {
+		return 0, 0, err
+	}
+	def, ok := cat.cat.Get(name)
+	if !ok {
+		return after, 0, fmt.Errorf("segment %s does not compile", name)
+	}
+	lock := ""
+	if t.s.d.name == "postgres" {
+		lock = t.s.d.forUpdate
+	}
+	if err := t.flushScores(); err != nil {
+		return 0, 0, err
+	}
+	rows, err := t.query("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?"+lock, after, limit)
+	if err != nil {
+		return 0, 0, err
+	}
+	var contacts []contact.Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		contacts = append(contacts, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(contacts) == 0 {
+		return after, 0, err
+	}
+	last := contacts[len(contacts)-1].ID
+	for _, c := range contacts {
+		t.lock(c.ID)
+	}
+	// The behaviour the segment reads, from the log.
+	types := def.Compiled.Events
+	events := map[int64][]segment.Event{}
+	if len(types) > 0 {
+		args := []any{after, last}
+		for _, ty := range types {
+			args = append(args, ty)
+		}
+		rows, err := t.query(`SELECT contact_id, type, occurred_at, properties FROM events
+			WHERE contact_id > ? AND contact_id <= ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`) ORDER BY contact_id, occurred_at, id`, args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		for rows.Next() {
+			var cid, at int64
+			var e segment.Event
+			var props sql.NullString
+			if err := rows.Scan(&cid, &e.Type, &at, &props); err != nil {
+				rows.Close()
+				return 0, 0, err
+			}
+			e.At = fromMS(at)
+			if props.Valid {
+				_ = json.Unmarshal([]byte(props.String), &e.Properties)
+			}
+			events[cid] = append(events[cid], e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+	}
+	todo := []int{cat.cat.Index(name)}
+	t.buildingSeg = name
+	defer func() { t.buildingSeg = "" }()
+	for i := range contacts {
+		c := &contacts[i]
+		row, err := t.loadSegRow(c.ID)
+		if err != nil {
+			return 0, 0, err
+		}
+		var fresh segment.State
+		for _, e := range events[c.ID] {
+			cat.cat.Observe(&fresh, e, now)
+		}
+		changed := false
+		for key := range row.Times {
+			for _, ty := range types {
+				if segment.KeysOf(key, ty) {
+					delete(row.Times, key)
+					changed = true
+				}
+			}
+		}
+		for key, times := range fresh.Times {
+			if row.Times == nil {
+				row.Times = map[string][]int64{}
+			}
+			row.Times[key] = times
+			changed = true
+		}
+		if err := t.evaluateSegments(c.ID, cat, todo, &row, changed, c); err != nil {
+			return 0, 0, err
+		}
+	}
+	return last, len(contacts), nil
+}
