@@ -25,6 +25,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/web"
 )
@@ -88,6 +89,12 @@ type CLI struct {
 		Apply ScoringApplyCmd `cmd:"" help:"Validate a scoring rules document and apply it (or --dry-run it against the stored events)."`
 		Show  ScoringShowCmd  `cmd:"" help:"Print the scoring rules in force (or a version, the defaults, or the history)."`
 	} `cmd:"" help:"Scoring rules."`
+	Segments struct {
+		Apply   SegmentsApplyCmd   `cmd:"" help:"Validate a document of segments and save it; new and changed ones are built from the event log."`
+		Preview SegmentsPreviewCmd `cmd:"" help:"Count and sample the contacts a draft rule selects, without saving it."`
+		List    SegmentsListCmd    `cmd:"" help:"List the segments with their member counts."`
+		Show    SegmentsShowCmd    `cmd:"" help:"Print a segment (or, with no name or --default, the segments shipped with Nurture)."`
+	} `cmd:"" help:"Segments."`
 	Bench BenchCmd `cmd:"" help:"Measure ingest speed and storage on a throwaway database."`
 }
 
@@ -142,6 +149,10 @@ func (c *ServeCmd) Run(g *Globals) error {
 	st, err := g.open(ctx, log)
 	if err != nil {
 		return err
+	}
+	if _, err := st.SeedSegments(ctx, segment.DefaultSource()); err != nil {
+		st.Close()
+		return fmt.Errorf("seed the default segments: %w", err)
 	}
 	if c.DefaultRegion != "" {
 		r, err := contact.NormalizeCountry(c.DefaultRegion)

@@ -23,7 +23,7 @@ type Problem struct {
 
 func (p Problem) String() string {
 	if p.Line > 0 {
-		return fmt.Sprintf("line %d, column %d (%s): %s", p.Line, p.Column, p.Path, p.Reason)
+		return fmt.Sprintf("line %d, column %d of the rule (%s): %s", p.Line, p.Column, p.Path, p.Reason)
 	}
 	return p.Path + ": " + p.Reason
 }

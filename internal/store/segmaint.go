@@ -206,17 +206,13 @@ func (t *tx) memberships(id int64, cat *segCatalog) (map[string]bool, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	names := map[int64]string{}
-	for n, sid := range cat.ids {
-		names[sid] = n
-	}
 	members := map[string]bool{}
 	for rows.Next() {
 		var sid int64
 		if err := rows.Scan(&sid); err != nil {
 			return nil, err
 		}
-		if n, ok := names[sid]; ok {
+		if n, ok := cat.names[sid]; ok {
 			members[n] = true
 		}
 	}
@@ -229,21 +225,33 @@ func (t *tx) segmentSkip(id int64, cat *segCatalog) (func(string) bool, error) {
 	if len(cat.building) == 0 {
 		return nil, nil
 	}
-	skip := map[string]bool{}
-	for name := range cat.building {
-		var builtTo int64
-		var status string
-		err := t.queryRow("SELECT built_to, status FROM segments WHERE id = ?", cat.ids[name]).Scan(&builtTo, &status)
-		if errors.Is(err, sql.ErrNoRows) {
-			skip[name] = true
-			continue
-		}
+	if t.segBuilt == nil {
+		// One read per transaction; a build chunk that moves a cursor drops it.
+		t.segBuilt = map[int64]int64{}
+		rows, err := t.query("SELECT id, built_to FROM segments WHERE status = 'building'")
 		if err != nil {
 			return nil, err
 		}
-		skip[name] = status == "building" && id > builtTo && name != t.buildingSeg
+		for rows.Next() {
+			var sid, builtTo int64
+			if err := rows.Scan(&sid, &builtTo); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			t.segBuilt[sid] = builtTo
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return func(n string) bool { return skip[n] }, nil
+	return func(n string) bool {
+		if !cat.building[n] || n == t.buildingSeg {
+			return false
+		}
+		builtTo, building := t.segBuilt[cat.ids[n]]
+		return building && id > builtTo
+	}, nil
 }
 
 // writeMembership records that a contact entered or left a segment.
@@ -420,6 +428,7 @@ func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progr
 			if _, err := t.exec("UPDATE segments SET built_to = ? WHERE id = ?", last, p.Segment); err != nil {
 				return err
 			}
+			t.segBuilt = nil
 			if n < chunk {
 				next.Status, done = "done", true
 				next.Total = next.Done
@@ -499,35 +508,9 @@ func (t *tx) buildSegmentChunk(name string, after int64, limit int, now time.Tim
 	}
 	// The behaviour the segment reads, from the log.
 	types := def.Compiled.Events
-	events := map[int64][]segment.Event{}
-	if len(types) > 0 {
-		args := []any{after, last}
-		for _, ty := range types {
-			args = append(args, ty)
-		}
-		rows, err := t.query(`SELECT contact_id, type, occurred_at, properties FROM events
-			WHERE contact_id > ? AND contact_id <= ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`) ORDER BY contact_id, occurred_at, id`, args...)
-		if err != nil {
-			return 0, 0, err
-		}
-		for rows.Next() {
-			var cid, at int64
-			var e segment.Event
-			var props sql.NullString
-			if err := rows.Scan(&cid, &e.Type, &at, &props); err != nil {
-				rows.Close()
-				return 0, 0, err
-			}
-			e.At = fromMS(at)
-			if props.Valid {
-				_ = json.Unmarshal([]byte(props.String), &e.Properties)
-			}
-			events[cid] = append(events[cid], e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, 0, err
-		}
+	events, err := readSegmentEvents(t.query, types, after, last)
+	if err != nil {
+		return 0, 0, err
 	}
 	todo := []int{cat.cat.Index(name)}
 	t.buildingSeg = name
@@ -563,4 +546,280 @@ func (t *tx) buildSegmentChunk(name string, after int64, limit int, now time.Tim
 		}
 	}
 	return last, len(contacts), nil
+}
+
+// ErrNotAList is returned for member changes on a dynamic segment.
+var ErrNotAList = errors.New("a dynamic segment's members follow its rule; only static lists take members")
+
+// ListChange is the outcome of adding or removing list members.
+type ListChange struct {
+	Changed   int     `json:"changed" doc:"contacts that entered or left"`
+	Unchanged int     `json:"unchanged" doc:"contacts already in (or already out of) the list"`
+	Unknown   []int64 `json:"unknown,omitempty" doc:"ids of no live contact"`
+}
+
+// ChangeList adds contacts to a static list (or removes them), with the
+// segment_entered/exited events, and evaluates the segments that read it.
+func (s *Store) ChangeList(ctx context.Context, name string, ids []int64, add bool) (ListChange, error) {
+	var out ListChange
+	err := s.writer.do1(func(t *tx) error {
+		out = ListChange{}
+		cat, err := t.segments()
+		if err != nil {
+			return err
+		}
+		sid, ok := cat.ids[name]
+		if !ok {
+			return ErrSegmentNotFound
+		}
+		if _, dynamic := cat.cat.Get(name); dynamic {
+			return ErrNotAList
+		}
+		var kind string
+		if err := t.queryRow("SELECT kind FROM segments WHERE id = ?", sid).Scan(&kind); err != nil {
+			return err
+		}
+		if kind != segment.KindStatic {
+			return ErrNotAList
+		}
+		now := t.s.now()
+		for _, id := range ids {
+			c, err := t.lockContactWith(id, t.s.d.forUpdate)
+			if errors.Is(err, contact.ErrNotFound) {
+				out.Unknown = append(out.Unknown, id)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			members, err := t.memberships(id, cat)
+			if err != nil {
+				return err
+			}
+			if members[name] == add {
+				out.Unchanged++
+				continue
+			}
+			if err := t.writeMembership(id, cat, segment.Change{Segment: name, Entered: add}, now); err != nil {
+				return err
+			}
+			out.Changed++
+			if readers := cat.cat.ReadersOf(name); len(readers) > 0 {
+				row, err := t.loadSegRow(id)
+				if err != nil {
+					return err
+				}
+				if err := t.evaluateSegments(id, cat, readers, &row, false, &c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Preview is what a draft rule would select now.
+type Preview struct {
+	Count    int64   `json:"count"`
+	Contacts int64   `json:"contacts" doc:"live contacts looked at"`
+	Sample   []int64 `json:"sample" doc:"ids of some matching contacts, lowest first"`
+}
+
+// PreviewSegment evaluates a draft rule over every live contact, from the
+// event log, without saving anything.
+func (s *Store) PreviewSegment(ctx context.Context, in segment.Input, sample int) (Preview, error) {
+	q := func(query string, args ...any) (*sql.Rows, error) { return s.r.QueryContext(ctx, s.q(query), args...) }
+	existing, err := readSegments(q, "")
+	if err != nil {
+		return Preview{}, s.dbErr("read segments", err)
+	}
+	var names []string
+	ids := map[string]int64{}
+	for _, sg := range existing {
+		names = append(names, sg.Name)
+		ids[sg.Name] = sg.ID
+	}
+	if _, err := s.Rules(ctx); err != nil {
+		return Preview{}, err
+	}
+	comp, err := in.Compile(segment.Options{Scores: s.scoreNames(), Segments: names})
+	if err != nil {
+		return Preview{}, err
+	}
+	cat, err := segment.NewCatalog([]segment.Def{{Name: "draft", Compiled: comp}})
+	if err != nil {
+		return Preview{}, err
+	}
+	out := Preview{Sample: []int64{}}
+	now := s.now()
+	var after int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		contacts, err := readContactChunk(q, after, 2000)
+		if err != nil || len(contacts) == 0 {
+			return out, s.dbErr("preview", err)
+		}
+		last := contacts[len(contacts)-1].ID
+		events, err := readSegmentEvents(q, comp.Events, after, last)
+		if err != nil {
+			return out, s.dbErr("preview", err)
+		}
+		scores, err := readScoreValues(q, after, last)
+		if err != nil {
+			return out, s.dbErr("preview", err)
+		}
+		memberOf, err := readMemberships(q, ids, comp.Segments, after, last)
+		if err != nil {
+			return out, s.dbErr("preview", err)
+		}
+		for i := range contacts {
+			c := &contacts[i]
+			var st segment.State
+			for _, e := range events[c.ID] {
+				cat.Observe(&st, e, now)
+			}
+			f := &segment.Facts{Contact: c, Scores: scores[c.ID], Behaviour: &st,
+				Member: func(n string) bool { return memberOf[c.ID][n] }}
+			if needsConsents(comp) {
+				ledger, err := s.consentsOf(ctx, c.ID)
+				if err != nil {
+					return out, err
+				}
+				f.Consents = ledger
+			}
+			if comp.Match(f, now) {
+				out.Count++
+				if len(out.Sample) < sample {
+					out.Sample = append(out.Sample, c.ID)
+				}
+			}
+		}
+		out.Contacts += int64(len(contacts))
+		after = last
+	}
+}
+
+func needsConsents(c *segment.Compiled) bool {
+	for _, f := range c.Fields {
+		if strings.HasPrefix(f, "consent.") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) consentsOf(ctx context.Context, id int64) (map[string]string, error) {
+	current, _, err := s.Consents(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, cs := range current {
+		if cs.Purpose == "marketing" {
+			out[cs.Channel] = cs.Status
+		}
+	}
+	return out, nil
+}
+
+func readContactChunk(q rowsQuerier, after int64, limit int) ([]contact.Contact, error) {
+	rows, err := q("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?", after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []contact.Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// readSegmentEvents reads the events of some types of the contacts in (after, last].
+func readSegmentEvents(q rowsQuerier, types []string, after, last int64) (map[int64][]segment.Event, error) {
+	out := map[int64][]segment.Event{}
+	if len(types) == 0 {
+		return out, nil
+	}
+	args := []any{after, last}
+	for _, ty := range types {
+		args = append(args, ty)
+	}
+	rows, err := q(`SELECT contact_id, type, occurred_at, properties FROM events
+		WHERE contact_id > ? AND contact_id <= ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`) ORDER BY contact_id, occurred_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cid, at int64
+		var e segment.Event
+		var props sql.NullString
+		if err := rows.Scan(&cid, &e.Type, &at, &props); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		if props.Valid {
+			_ = json.Unmarshal([]byte(props.String), &e.Properties)
+		}
+		out[cid] = append(out[cid], e)
+	}
+	return out, rows.Err()
+}
+
+func readScoreValues(q rowsQuerier, after, last int64) (map[int64]map[string]int, error) {
+	st, err := loadStored(q, after, last)
+	return st.values, err
+}
+
+// readMemberships reads which of the named segments the contacts in (after, last] are in.
+func readMemberships(q rowsQuerier, ids map[string]int64, names []string, after, last int64) (map[int64]map[string]bool, error) {
+	out := map[int64]map[string]bool{}
+	for _, n := range names {
+		rows, err := q("SELECT contact_id FROM segment_members WHERE segment_id = ? AND contact_id > ? AND contact_id <= ?", ids[n], after, last)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if out[id] == nil {
+				out[id] = map[string]bool{}
+			}
+			out[id][n] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ContactIDsByEmail maps normalised emails to live contacts' ids; unknown
+// emails are left out.
+func (s *Store) ContactIDsByEmail(ctx context.Context, emails []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, e := range emails {
+		var id int64
+		err := s.r.QueryRowContext(ctx, s.q("SELECT id FROM contacts WHERE email = ? AND erased_at IS NULL"), e).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, s.dbErr("find contacts by email", err)
+		}
+		out[e] = id
+	}
+	return out, nil
 }

@@ -47,6 +47,7 @@ type segCatalog struct {
 	gen      int64
 	cat      *segment.Catalog
 	ids      map[string]int64 // every segment, dynamic or static
+	names    map[int64]string // ids reversed
 	versions map[string]int
 	building map[string]bool
 	consents bool // some rule reads consent.*
@@ -94,10 +95,10 @@ func (s *Store) loadSegments(ctx context.Context, gen int64, q rowsQuerier) (*se
 // that no longer compiles (a score it read was removed) is left out and
 // logged: it can match nobody until it is fixed.
 func (s *Store) compileSegments(list []Segment) (*segCatalog, error) {
-	c := &segCatalog{ids: map[string]int64{}, versions: map[string]int{}, building: map[string]bool{}}
+	c := &segCatalog{ids: map[string]int64{}, names: map[int64]string{}, versions: map[string]int{}, building: map[string]bool{}}
 	names := make([]string, 0, len(list))
 	for _, sg := range list {
-		c.ids[sg.Name], c.versions[sg.Name] = sg.ID, sg.Version
+		c.ids[sg.Name], c.versions[sg.Name], c.names[sg.ID] = sg.ID, sg.Version, sg.Name
 		names = append(names, sg.Name)
 	}
 	scores := s.scoreNames()
@@ -424,4 +425,38 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// SeedSegments saves the segments of src (the shipped defaults) on a
+// database that never had any segment, once: deleting them later does not
+// bring them back. It reports whether it saved them.
+func (s *Store) SeedSegments(ctx context.Context, src []byte) (bool, error) {
+	var seeded, count int
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM settings WHERE key = 'segments_seeded'), (SELECT COUNT(*) FROM segments)`).Scan(&seeded, &count)
+	if err != nil {
+		return false, s.dbErr("read segments", err)
+	}
+	mark := func() error {
+		return s.writer.do1(func(t *tx) error {
+			_, err := t.exec("INSERT INTO settings (key, value) VALUES ('segments_seeded', '1') ON CONFLICT (key) DO NOTHING")
+			return err
+		})
+	}
+	if seeded > 0 {
+		return false, nil
+	}
+	if count > 0 {
+		return false, mark()
+	}
+	if _, err := s.Rules(ctx); err != nil {
+		return false, err
+	}
+	doc, err := segment.ParseDocument(src)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.SaveSegments(ctx, SaveSegmentsParams{Document: doc, By: "nurture"}); err != nil {
+		return false, err
+	}
+	return true, mark()
 }

@@ -376,6 +376,8 @@ type tx struct {
 	segGen       int64
 	// buildingSeg is the segment a build chunk is evaluating.
 	buildingSeg string
+	// segBuilt is how far each segment being built is, as this transaction read it.
+	segBuilt map[int64]int64
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this

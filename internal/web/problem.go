@@ -11,6 +11,7 @@ import (
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
 	"github.com/nurturehq/nurture/internal/score"
+	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
@@ -34,9 +35,16 @@ func (s *Server) problem(err error, prefix string) error {
 	var ev *event.ValidationError
 	var conflict *contact.ConflictError
 	var doc *score.DocumentError
+	var seg *segment.Error
 	switch {
 	case errors.As(err, &doc):
 		return documentProblem(doc)
+	case errors.As(err, &seg):
+		return segmentProblem(seg)
+	case errors.Is(err, store.ErrSegmentNotFound):
+		return huma.Error404NotFound("segment not found")
+	case errors.Is(err, store.ErrNotAList):
+		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, store.ErrTaskNotFound):
 		return huma.Error404NotFound("task not found")
 	case errors.Is(err, store.ErrJobNotFound):

@@ -87,6 +87,7 @@ func New(cfg Config) *Server {
 	s.registerEvents(api)
 	s.registerScoring(api)
 	s.registerPipeline(api)
+	s.registerSegments(api)
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
