@@ -27,6 +27,7 @@ type Catalog struct {
 	readers  map[string][]int // segment → the segments that read it
 	tracked  map[string][]*behaviour
 	trackAll []*behaviour
+	timed    []matcher // every count and since condition, for NextChange
 }
 
 // NewCatalog orders the segments by their dependencies and builds the
@@ -100,6 +101,12 @@ func NewCatalog(defs []Def) (*Catalog, error) {
 		if d.Compiled.dated {
 			c.dated = append(c.dated, i)
 		}
+		walk(d.Compiled.root, func(m matcher) {
+			switch m.(type) {
+			case *countMatch, *sinceMatch:
+				c.timed = append(c.timed, m)
+			}
+		})
 		for _, b := range d.Compiled.behaviours {
 			m := merged[b.key]
 			if m == nil {
@@ -275,25 +282,22 @@ func (c *Catalog) NextChange(st *State, now time.Time) time.Time {
 			next = t
 		}
 	}
-	if st != nil {
-		for _, d := range c.defs {
-			walk(d.Compiled.root, func(m matcher) {
-				switch x := m.(type) {
-				case *countMatch:
-					for _, t := range st.Times[x.b.key] {
-						if x.window > 0 {
-							consider(t + x.window.Milliseconds())
-						}
-						consider(t) // an event stamped ahead starts counting at its time
+	if st != nil && len(st.Times) > 0 {
+		for _, m := range c.timed {
+			switch x := m.(type) {
+			case *countMatch:
+				for _, t := range st.Times[x.b.key] {
+					if x.window > 0 {
+						consider(t + x.window.Milliseconds())
 					}
-				case *sinceMatch:
-					times := st.Times[x.b.key]
-					for _, t := range times {
-						consider(t + x.after.Milliseconds() + 1)
-						consider(t)
-					}
+					consider(t) // an event stamped ahead starts counting at its time
 				}
-			})
+			case *sinceMatch:
+				for _, t := range st.Times[x.b.key] {
+					consider(t + x.after.Milliseconds() + 1)
+					consider(t)
+				}
+			}
 		}
 	}
 	if len(c.dated) > 0 {

@@ -230,10 +230,10 @@ func (c *compiler) field(r *Rule, path string) matcher {
 func (c *compiler) scalar(k kind, v any) (any, string) {
 	switch k {
 	case kString, kTags:
-		if s, ok := v.(string); ok && len(s) <= 1000 {
+		if s, ok := v.(string); ok && len(s) <= 1000 && !badValue(s) {
 			return s, ""
 		}
-		return nil, "want a string (at most 1000 bytes)"
+		return nil, "want a string (at most 1000 bytes, no control or bidi characters)"
 	case kNumber:
 		if n, ok := number(v); ok {
 			return n, ""
@@ -254,7 +254,7 @@ func (c *compiler) scalar(k kind, v any) (any, string) {
 	case kAny:
 		switch x := v.(type) {
 		case string:
-			if len(x) <= 1000 {
+			if len(x) <= 1000 && !badValue(x) {
 				return x, ""
 			}
 		case bool:
@@ -376,6 +376,12 @@ func (c *compiler) event(r *Rule, path string) matcher {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// badValue reports control characters (tab and newline included) and bidi
+// overrides in a value.
+func badValue(s string) bool {
+	return badText(s) || strings.ContainsAny(s, "\t\n\r")
 }
 
 // badText reports control characters (but tab and newline) and bidi overrides.

@@ -142,7 +142,7 @@ func CheckDocument(doc Document, scores []string, others []Def) (*Catalog, error
 	}
 	defs := map[string]Def{}
 	for _, d := range others {
-		if !seen[d.Name] {
+		if !seen[d.Name] && d.Compiled != nil { // a static list has no rule: a name only
 			defs[d.Name] = d
 		}
 	}

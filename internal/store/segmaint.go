@@ -647,7 +647,9 @@ func (s *Store) PreviewSegment(ctx context.Context, in segment.Input, sample int
 	if err != nil {
 		return Preview{}, err
 	}
-	cat, err := segment.NewCatalog([]segment.Def{{Name: "draft", Compiled: comp}})
+	// The draft's name cannot be a segment's (names are slugs), so a
+	// reference to any saved segment is not read as a cycle.
+	cat, err := segment.NewCatalog([]segment.Def{{Name: " draft", Compiled: comp}})
 	if err != nil {
 		return Preview{}, err
 	}

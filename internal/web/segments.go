@@ -139,6 +139,7 @@ func (s *Server) registerSegments(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-segment", Method: http.MethodPost, Path: "/api/v1/segments", Tags: tags,
 		Summary: "Create a segment", Description: ruleDoc, MaxBodyBytes: maxSegmentBody, DefaultStatus: http.StatusCreated,
+		SkipValidateBody: true,
 	}, func(ctx context.Context, in *segmentWrite) (*savedOutput, error) {
 		spec, err := decodeSegment(in.RawBody, "")
 		if err != nil {
@@ -149,7 +150,8 @@ func (s *Server) registerSegments(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "put-segment", Method: http.MethodPut, Path: "/api/v1/segments/{name}", Tags: tags,
 		Summary: "Create a segment or save a new version of it", Description: ruleDoc + " Saving the definition in force again changes nothing (200).",
-		MaxBodyBytes: maxSegmentBody,
+		MaxBodyBytes:     maxSegmentBody,
+		SkipValidateBody: true,
 	}, func(ctx context.Context, in *segmentPut) (*savedOutput, error) {
 		spec, err := decodeSegment(in.RawBody, in.Name)
 		if err != nil {
@@ -220,9 +222,10 @@ func (s *Server) registerSegments(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "add-list-members", Method: http.MethodPost, Path: "/api/v1/segments/{name}/members", Tags: tags,
-		Summary:      "Add contacts to a static list",
-		Description:  "JSON {\"contact_ids\": [...], \"emails\": [...]}, or a CSV body (Content-Type text/csv) with one contact id or email per line. At most 10,000 per request. Unknown ids and emails are reported, not added.",
-		MaxBodyBytes: maxListBody,
+		Summary:          "Add contacts to a static list",
+		Description:      "JSON {\"contact_ids\": [...], \"emails\": [...]}, or a CSV body (Content-Type text/csv) with one contact id or email per line. At most 10,000 per request. Unknown ids and emails are reported, not added.",
+		MaxBodyBytes:     maxListBody,
+		SkipValidateBody: true,
 	}, func(ctx context.Context, in *listMembersInput) (*struct{ Body listResult }, error) {
 		ids, unknownEmails, err := s.listIDs(ctx, in.RawBody)
 		if err != nil {
@@ -246,8 +249,9 @@ func (s *Server) registerSegments(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "preview-segment", Method: http.MethodPost, Path: "/api/v1/segments/preview", Tags: tags,
-		Summary:      "Count and sample the contacts a draft rule selects, without saving it",
-		MaxBodyBytes: maxSegmentBody,
+		Summary:          "Count and sample the contacts a draft rule selects, without saving it",
+		MaxBodyBytes:     maxSegmentBody,
+		SkipValidateBody: true,
 	}, func(ctx context.Context, in *previewInput) (*struct{ Body store.Preview }, error) {
 		var b struct {
 			Rule   *segment.Input `json:"rule"`
@@ -275,8 +279,8 @@ func (s *Server) registerSegments(api huma.API) {
 		return &struct{ Body store.Preview }{p}, nil
 	})
 	huma.Register(api, huma.Operation{
-		OperationID: "get-segment-job", Method: http.MethodGet, Path: "/api/v1/segments/jobs/{id}", Tags: tags,
-		Summary: "Progress of a segment build",
+		OperationID: "get-job", Method: http.MethodGet, Path: "/api/v1/jobs/{id}", Tags: tags,
+		Summary: "Progress of a background job: a segment build or a rescore",
 	}, func(ctx context.Context, in *jobInput) (*struct{ Body store.Job }, error) {
 		j, err := s.store.GetJob(ctx, in.ID)
 		if err != nil {
@@ -312,7 +316,7 @@ type listResult struct {
 func (s *Server) listIDs(ctx context.Context, raw []byte) ([]int64, []string, error) {
 	var ids []int64
 	var emails []string
-	trimmed := bytes.TrimSpace(raw)
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\ufeff"))) // spreadsheets write a byte order mark
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var b struct {
 			ContactIDs []int64  `json:"contact_ids"`

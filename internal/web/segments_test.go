@@ -20,7 +20,7 @@ import (
 const pricingTwice = `count("page_viewed", "14d", event.url contains "/pricing") >= 2`
 
 // segmentJobPath is where a segment build's progress is read.
-const segmentJobPath = "/api/v1/segments/jobs/%d"
+const segmentJobPath = "/api/v1/jobs/%d"
 
 // runSegmentJobs does what the server's job worker does: runs every pending
 // build to the end.
@@ -955,7 +955,7 @@ func TestSegmentRoutesAreDocumented(t *testing.T) {
 		}
 		for _, want := range []string{"create-segment", "put-segment", "list-segments", "get-segment", "delete-segment",
 			"list-segment-versions", "list-segment-members", "add-list-members", "remove-list-member", "preview-segment",
-			"get-segment-job", "get-contact-segments"} {
+			"get-job", "get-contact-segments"} {
 			if !slices.Contains(ops, want) {
 				t.Errorf("OpenAPI document has no operation %s", want)
 			}
