@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ const (
 type segRow struct {
 	segment.State
 	Due int64 `json:"due,omitempty"` // the segment timer as armed, unix ms
+	// In is the segments the contact is in (ids, ascending): the same as its
+	// segment_members rows, written with them, so that evaluating reads no
+	// more than this row. Segment ids are never reused.
+	In []int64 `json:"in,omitempty"`
 }
 
 func (t *tx) loadSegRow(id int64) (segRow, error) {
@@ -149,9 +154,10 @@ func (t *tx) evaluateSegments(id int64, cat *segCatalog, todo []int, row *segRow
 			return err
 		}
 		for _, ch := range cat.cat.EvaluateSkipping(todo, facts, members, now, skip) {
-			if err := t.writeMembership(id, cat, ch, now); err != nil {
+			if err := t.writeMembership(id, cat, ch, now, row); err != nil {
 				return err
 			}
+			rowChanged = true
 		}
 	}
 	var due int64
@@ -172,6 +178,8 @@ func (t *tx) evaluateSegments(id int64, cat *segCatalog, todo []int, row *segRow
 		row.Due, rowChanged = due, true
 	}
 	if rowChanged {
+		// Deleted segments leave the list when the row is next written.
+		row.In = slices.DeleteFunc(row.In, func(sid int64) bool { _, ok := cat.names[sid]; return !ok })
 		return t.saveSegRow(id, row)
 	}
 	return nil
@@ -196,27 +204,17 @@ func (t *tx) segmentFacts(id int64, cat *segCatalog, c *contact.Contact, row *se
 			}
 		}
 	}
-	members, err := t.memberships(id, cat)
-	return f, members, err
+	return f, memberships(row, cat), nil
 }
 
-func (t *tx) memberships(id int64, cat *segCatalog) (map[string]bool, error) {
-	rows, err := t.query("SELECT segment_id FROM segment_members WHERE contact_id = ?", id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	members := map[string]bool{}
-	for rows.Next() {
-		var sid int64
-		if err := rows.Scan(&sid); err != nil {
-			return nil, err
-		}
+func memberships(row *segRow, cat *segCatalog) map[string]bool {
+	members := make(map[string]bool, len(row.In))
+	for _, sid := range row.In {
 		if n, ok := cat.names[sid]; ok {
 			members[n] = true
 		}
 	}
-	return members, rows.Err()
+	return members
 }
 
 // segmentSkip leaves out segments still being built past this contact: the
@@ -255,8 +253,15 @@ func (t *tx) segmentSkip(id int64, cat *segCatalog) (func(string) bool, error) {
 }
 
 // writeMembership records that a contact entered or left a segment.
-func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now time.Time) error {
+func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now time.Time, row *segRow) error {
 	sid := cat.ids[ch.Segment]
+	i, in := slices.BinarySearch(row.In, sid)
+	switch {
+	case ch.Entered && !in:
+		row.In = slices.Insert(row.In, i, sid)
+	case !ch.Entered && in:
+		row.In = slices.Delete(row.In, i, i+1)
+	}
 	typ := event.SegmentExited
 	if ch.Entered {
 		typ = event.SegmentEntered
@@ -592,26 +597,20 @@ func (s *Store) ChangeList(ctx context.Context, name string, ids []int64, add bo
 			if err != nil {
 				return err
 			}
-			members, err := t.memberships(id, cat)
+			row, err := t.loadSegRow(id)
 			if err != nil {
 				return err
 			}
-			if members[name] == add {
+			if memberships(&row, cat)[name] == add {
 				out.Unchanged++
 				continue
 			}
-			if err := t.writeMembership(id, cat, segment.Change{Segment: name, Entered: add}, now); err != nil {
+			if err := t.writeMembership(id, cat, segment.Change{Segment: name, Entered: add}, now, &row); err != nil {
 				return err
 			}
 			out.Changed++
-			if readers := cat.cat.ReadersOf(name); len(readers) > 0 {
-				row, err := t.loadSegRow(id)
-				if err != nil {
-					return err
-				}
-				if err := t.evaluateSegments(id, cat, readers, &row, false, &c); err != nil {
-					return err
-				}
+			if err := t.evaluateSegments(id, cat, cat.cat.ReadersOf(name), &row, true, &c); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -1,7 +1,7 @@
 -- +goose Up
 -- Segments: dynamic ones follow a rule, static ones are lists.
 CREATE TABLE segments (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: contacts keep segment ids (segment_state.in)
     name        TEXT NOT NULL UNIQUE,
     kind        TEXT NOT NULL,
     description TEXT,
