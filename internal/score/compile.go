@@ -2,9 +2,7 @@ package score
 
 import (
 	"reflect"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -13,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/guard"
 )
 
 // Env is what a rule's condition sees: the event's properties (plus its
@@ -86,8 +85,8 @@ type rule struct {
 	Version      int
 	prog         *vm.Program
 	needsContact bool
-	window       int     // how many recent times to keep for per_day/per_week
-	guards       []guard // cheap tests the event must pass for the condition to hold
+	window       int           // how many recent times to keep for per_day/per_week
+	guards       []guard.Guard // cheap tests the event must pass for the condition to hold
 }
 
 type inactivity struct {
@@ -120,7 +119,7 @@ func compile(doc Document, root *yaml.Node) (*Rules, error) {
 			}
 			rl.prog = prog
 			rl.needsContact = mentions(prog, "contact") || mentions(prog, "$env")
-			rl.guards = guards(prog)
+			rl.guards = guard.Find(prog)
 		}
 		r.all = append(r.all, rl)
 		if d.Profile {
@@ -182,143 +181,16 @@ func mentions(p *vm.Program, name string) bool {
 	return found
 }
 
-// guard is a test on event properties that a rule's condition requires:
-// one of its alternatives must hold. With many rules on one event type,
-// most are then ruled out by a string comparison instead of a run of their
-// program.
-type guard []atom
-
-// atom is event.FIELD OP "literal".
-type atom struct {
-	field, op, lit string
-	re             *regexp.Regexp // for matches
-}
-
-// guards finds the conjuncts of a condition that are one or a disjunction
-// of comparisons of an event property with a string literal: contains,
-// startsWith, endsWith, ==, matches, and in a list of strings.
-func guards(p *vm.Program) []guard {
-	var out []guard
-	var conj func(n ast.Node)
-	conj = func(n ast.Node) {
-		if b, ok := n.(*ast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
-			conj(b.Left)
-			conj(b.Right)
-			return
-		}
-		if g, ok := disj(n); ok {
-			out = append(out, g)
-		}
-	}
-	conj(p.Node())
-	return out
-}
-
-// disj reads n as a disjunction of atoms.
-func disj(n ast.Node) (guard, bool) {
-	b, ok := n.(*ast.BinaryNode)
-	if !ok {
-		return nil, false
-	}
-	if b.Operator == "||" || b.Operator == "or" {
-		l, ok1 := disj(b.Left)
-		r, ok2 := disj(b.Right)
-		return append(l, r...), ok1 && ok2
-	}
-	field, ok := eventField(b.Left)
-	if !ok {
-		return nil, false
-	}
-	switch b.Operator {
-	case "contains", "startsWith", "endsWith", "==", "matches":
-		lit, ok := b.Right.(*ast.StringNode)
-		if !ok {
-			return nil, false
-		}
-		a := atom{field: field, op: b.Operator, lit: lit.Value}
-		if a.op == "matches" {
-			re, err := regexp.Compile(lit.Value)
-			if err != nil {
-				return nil, false
-			}
-			a.re = re
-		}
-		return guard{a}, true
-	case "in":
-		var g guard
-		switch right := b.Right.(type) {
-		case *ast.ArrayNode:
-			for _, e := range right.Nodes {
-				lit, ok := e.(*ast.StringNode)
-				if !ok {
-					return nil, false
-				}
-				g = append(g, atom{field: field, op: "==", lit: lit.Value})
-			}
-		case *ast.ConstantNode: // what the optimiser makes of a list of strings
-			set, ok := right.Value.(map[string]struct{})
-			if !ok {
-				return nil, false
-			}
-			for lit := range set {
-				g = append(g, atom{field: field, op: "==", lit: lit})
-			}
-		}
-		return g, len(g) > 0
-	}
-	return nil, false
-}
-
-// eventField reads n as event.FIELD or event["FIELD"].
-func eventField(n ast.Node) (string, bool) {
-	m, ok := n.(*ast.MemberNode)
-	if !ok || m.Optional || m.Method {
-		return "", false
-	}
-	id, ok := m.Node.(*ast.IdentifierNode)
-	field, ok2 := m.Property.(*ast.StringNode)
-	if !ok || !ok2 || id.Value != "event" {
-		return "", false
-	}
-	return field.Value, true
-}
-
 // admits reports whether the event's properties can satisfy the rule's
 // condition. A property that is missing or not a string proves nothing:
 // the program then decides.
 func (rl *rule) admits(props map[string]any) bool {
 	for _, g := range rl.guards {
-		if !g.admits(props) {
+		if !g.Admits(props) {
 			return false
 		}
 	}
 	return true
-}
-
-func (g guard) admits(props map[string]any) bool {
-	for _, a := range g {
-		v, ok := props[a.field].(string)
-		if !ok {
-			return true
-		}
-		var pass bool
-		switch a.op {
-		case "contains":
-			pass = strings.Contains(v, a.lit)
-		case "startsWith":
-			pass = strings.HasPrefix(v, a.lit)
-		case "endsWith":
-			pass = strings.HasSuffix(v, a.lit)
-		case "==":
-			pass = v == a.lit
-		case "matches":
-			pass = a.re.MatchString(v)
-		}
-		if pass {
-			return true
-		}
-	}
-	return false
 }
 
 type visitor func(*ast.Node)

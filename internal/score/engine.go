@@ -133,7 +133,7 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 		if !decoded {
 			decoded = true
 			if len(ev.Properties) > 0 {
-				props = decodeProperties(ev.Properties)
+				props = DecodeProperties(ev.Properties)
 			}
 		}
 		return props
@@ -198,7 +198,7 @@ func (r *Rules) Touch(st *State, ev Event) bool {
 		return false
 	}
 	if bytes.Contains(ev.Properties, []byte("machine")) || bytes.Contains(ev.Properties, []byte(`\u`)) {
-		if decodeProperties(ev.Properties)["machine"] == true {
+		if DecodeProperties(ev.Properties)["machine"] == true {
 			return false
 		}
 	}
@@ -228,7 +228,7 @@ func machine(props []byte, decoded func() map[string]any) bool {
 	if decoded != nil {
 		return decoded()["machine"] == true
 	}
-	return decodeProperties(props)["machine"] == true
+	return DecodeProperties(props)["machine"] == true
 }
 
 // fire applies an event rule's points within its limits.

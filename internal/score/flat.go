@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// decodeProperties decodes an event's properties for conditions to read.
+// DecodeProperties decodes an event's properties for conditions (scoring
+// rules, segment where clauses) to read.
 // Most events carry a flat object of plain strings, numbers and booleans
 // (a URL, a form name), and scoring decodes every one of them: such an
 // object is read here directly, at a fraction of encoding/json's cost. Any
 // other shape (nesting, escapes, spaces) goes to encoding/json, and the two
 // agree on every input the fast path takes (FuzzDecodeFlat).
-func decodeProperties(raw []byte) map[string]any {
+func DecodeProperties(raw []byte) map[string]any {
 	if m, ok := decodeFlat(raw); ok {
 		return m
 	}
