@@ -53,7 +53,7 @@ func (c *SegmentsApplyCmd) Run(g *Globals) error {
 		}
 		for {
 			ok, err := st.RunJob(ctx, func(j store.Job) {
-				fmt.Fprintf(g.stdout, "built %d/%d contacts\n", j.Done, max(j.Total, j.Done))
+				fmt.Fprintf(g.stdout, "build job %d: %s, contacts up to id %d of %d\n", j.ID, j.Status, j.Done, max(j.Total, j.Done))
 			})
 			if err != nil || !ok {
 				return err

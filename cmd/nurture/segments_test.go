@@ -126,8 +126,8 @@ func TestSegmentsCommands(t *testing.T) {
 					t.Errorf("apply of the defaults = %q; want %s saved as version 1 with its build job", out, name)
 				}
 			}
-			if n := strings.Count(out, "built 0/0 contacts"); n != len(shippedSegments) {
-				t.Errorf("apply of the defaults = %q; want each build reported done", out)
+			if n := strings.Count(out, "build job 1: done, contacts up to id 0 of 0"); n != 1 {
+				t.Errorf("apply of the defaults = %q; want one build of them all, reported done", out)
 			}
 			out, _, err = run("segments", "apply", defaults)
 			if err != nil || strings.Count(out, ": unchanged (version 1)") != len(shippedSegments) || strings.Contains(out, "saved") {

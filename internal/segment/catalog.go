@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/nurturehq/nurture/internal/guard"
 )
 
 // Def is one segment as the catalog holds it.
@@ -142,6 +144,15 @@ func (c *Catalog) Tracks(eventType string) bool { return len(c.tracked[eventType
 // to now; times ahead of now (an event stamped in the future) are all kept
 // until they are past.
 func (c *Catalog) Observe(st *State, ev Event, now time.Time) bool {
+	return c.observe(st, ev, now, nil)
+}
+
+// ObserveKeys is Observe keeping only the behaviour keys given (see Backfill).
+func (c *Catalog) ObserveKeys(st *State, ev Event, now time.Time, keys []string) bool {
+	return c.observe(st, ev, now, keys)
+}
+
+func (c *Catalog) observe(st *State, ev Event, now time.Time, keys []string) bool {
 	bs := c.tracked[ev.Type]
 	if len(bs) == 0 {
 		return false
@@ -151,6 +162,9 @@ func (c *Catalog) Observe(st *State, ev Event, now time.Time) bool {
 	var env any
 	var run vm.VM
 	for _, b := range bs {
+		if keys != nil && !slices.Contains(keys, b.key) {
+			continue
+		}
 		if b.where != nil {
 			if env == nil {
 				e := ev.Properties
@@ -181,6 +195,110 @@ func (c *Catalog) Observe(st *State, ev Event, now time.Time) bool {
 		}
 	}
 	return changed
+}
+
+// Backfill says how to rebuild from the event log some behaviour keys of
+// a contact's state: which keys to replace, and which events can matter to
+// them.
+type Backfill struct {
+	Keys  []string // behaviour keys, to rebuild with ObserveKeys
+	Types []string // event types to read, sorted
+	// Since is, per event type, the time (unix ms) before which no event of
+	// that type can matter to the keys: every condition reading them looks
+	// back a bounded window. Absent: events of any age matter.
+	Since map[string]int64
+	// Contains is, per event type, strings one of which the stored
+	// properties text of any event that matters contains, unless the text
+	// holds an escape (a backslash). Absent: no such filter.
+	Contains map[string][]string
+}
+
+// Keys returns every behaviour key the catalog tracks.
+func (c *Catalog) Keys() []string {
+	out := make([]string, len(c.trackAll))
+	for i, b := range c.trackAll {
+		out[i] = b.key
+	}
+	return out
+}
+
+// KeyNeeds returns, for every behaviour key, what the conditions reading
+// it need of its times (how many, how far back). A state complete for a key
+// under some needs is complete under the same or smaller needs only.
+func (c *Catalog) KeyNeeds() map[string]string {
+	out := make(map[string]string, len(c.trackAll))
+	for _, b := range c.trackAll {
+		out[b.key] = fmt.Sprintf("depth=%d window=%d ever=%t", b.depth, b.window.Milliseconds(), b.ever)
+	}
+	return out
+}
+
+// SegmentKeys returns the behaviour keys a segment reads.
+func (c *Catalog) SegmentKeys(name string) []string {
+	i, ok := c.byName[name]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, b := range c.defs[i].Compiled.behaviours {
+		if !slices.Contains(out, b.key) {
+			out = append(out, b.key)
+		}
+	}
+	return out
+}
+
+// Backfill returns the backfill of some behaviour keys at now; keys the
+// catalog does not track are left out.
+func (c *Catalog) Backfill(keys []string, now time.Time) Backfill {
+	bf := Backfill{Since: map[string]int64{}, Contains: map[string][]string{}}
+	unbounded, unfiltered := map[string]bool{}, map[string]bool{}
+	for _, b := range c.trackAll { // merged: every segment that shares a key counts
+		if !slices.Contains(keys, b.key) {
+			continue
+		}
+		bf.Keys = append(bf.Keys, b.key)
+		ty := b.typ
+		if !slices.Contains(bf.Types, ty) {
+			bf.Types = append(bf.Types, ty)
+		}
+		if b.ever || b.window <= 0 {
+			unbounded[ty] = true
+		} else if from := now.Add(-b.window).UnixMilli(); bf.Since[ty] == 0 || from < bf.Since[ty] {
+			bf.Since[ty] = from
+		}
+		if lits, ok := literals(b.where); ok {
+			bf.Contains[ty] = append(bf.Contains[ty], lits...)
+		} else {
+			unfiltered[ty] = true
+		}
+	}
+	for ty := range unbounded {
+		delete(bf.Since, ty)
+	}
+	for ty := range unfiltered {
+		delete(bf.Contains, ty)
+	}
+	for ty, lits := range bf.Contains {
+		slices.Sort(lits)
+		bf.Contains[ty] = slices.Compact(lits)
+	}
+	sort.Strings(bf.Types)
+	return bf
+}
+
+// literals returns the strings one of which a where condition requires in
+// the event's properties text (see guard.Guard.Literals).
+func literals(where *vm.Program) ([]string, bool) {
+	if where == nil {
+		return nil, false
+	}
+	for _, g := range guard.Find(where) {
+		if lits, ok := g.Literals(); ok {
+			return lits, true
+		}
+	}
+	return nil, false
 }
 
 // Affected returns, in dependency order, the segments to evaluate again

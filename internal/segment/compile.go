@@ -337,6 +337,7 @@ func (c *compiler) event(r *Rule, path string) matcher {
 			return nil
 		}
 		b.need(1)
+		b.ever = true
 		return &sinceMatch{b: b, after: time.Duration(*r.Since)}
 	}
 	var window time.Duration

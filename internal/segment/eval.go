@@ -324,7 +324,7 @@ type behaviour struct {
 	where  *vm.Program
 	depth  int           // how many of the latest matching times to keep
 	window time.Duration // the longest window a condition reads
-	ever   bool          // some condition counts without a window
+	ever   bool          // some condition reads times without a window (a count ever, or since)
 }
 
 func (b *behaviour) need(n int) { b.depth = max(b.depth, min(n, MaxCount+1)) }

@@ -20,6 +20,143 @@ const contactColumns = `id, email, email_display, phone, first_name, last_name, 
 	owner, tags, custom_fields, created_at, updated_at, lifecycle, opportunity_value, expected_close_date,
 	won_revenue, closed_at`
 
+// contactScan reads only the contact columns some fields need: scans of
+// many contacts for a few fields (segment builds, previews) then skip
+// reading and decoding the rest, which the SQLite driver charges for per
+// column and row.
+type contactScan struct {
+	cols []string
+	list string
+}
+
+// newContactScan returns the scan for segment field names (country, tags,
+// custom.plan, score.fit…; fields that are not columns are ignored).
+func newContactScan(fields []string) contactScan {
+	need := map[string]bool{}
+	for _, f := range fields {
+		if strings.HasPrefix(f, "custom.") {
+			f = "custom_fields"
+		}
+		need[f] = true
+	}
+	cs := contactScan{cols: []string{"id"}}
+	for _, col := range strings.Split(contactColumns, ",") {
+		if col = strings.TrimSpace(col); col != "id" && need[col] {
+			cs.cols = append(cs.cols, col)
+		}
+	}
+	cs.list = strings.Join(cs.cols, ", ")
+	return cs
+}
+
+func (cs contactScan) scan(row scanner) (contact.Contact, error) {
+	var c contact.Contact
+	vals := make([]any, len(cs.cols))
+	ptrs := make([]any, len(cs.cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := row.Scan(ptrs...); err != nil {
+		return c, err
+	}
+	text := func(v any) string {
+		switch x := v.(type) {
+		case string:
+			return x
+		case []byte:
+			return string(x)
+		}
+		return ""
+	}
+	number := func(v any) *float64 {
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case int64:
+			f = float64(x)
+		default:
+			return nil
+		}
+		return &f
+	}
+	millis := func(v any) int64 { n, _ := v.(int64); return n }
+	c.Tags, c.CustomFields = []string{}, map[string]any{}
+	for i, col := range cs.cols {
+		v := vals[i]
+		switch col {
+		case "id":
+			c.ID = millis(v)
+		case "email":
+			c.Email = text(v)
+		case "phone":
+			c.Phone = text(v)
+		case "first_name":
+			c.FirstName = text(v)
+		case "last_name":
+			c.LastName = text(v)
+		case "company":
+			c.Company = text(v)
+		case "role":
+			c.Role = text(v)
+		case "country":
+			c.Country = text(v)
+		case "time_zone":
+			c.TimeZone = text(v)
+		case "source":
+			c.Source = text(v)
+		case "offer":
+			c.Offer = text(v)
+		case "persona":
+			c.Persona = text(v)
+		case "request_type":
+			c.RequestType = text(v)
+		case "urgency":
+			c.Urgency = text(v)
+		case "status":
+			c.Status = text(v)
+		case "next_step":
+			c.NextStep = text(v)
+		case "owner":
+			c.Owner = text(v)
+		case "lifecycle":
+			c.Lifecycle = text(v)
+		case "expected_close_date":
+			c.ExpectedCloseDate = text(v)
+		case "potential_value":
+			c.PotentialValue = number(v)
+		case "budget":
+			c.Budget = number(v)
+		case "opportunity_value":
+			c.OpportunityValue = number(v)
+		case "won_revenue":
+			c.WonRevenue = number(v)
+		case "created_at":
+			c.CreatedAt = fromMS(millis(v))
+		case "updated_at":
+			c.UpdatedAt = fromMS(millis(v))
+		case "closed_at":
+			if v != nil {
+				at := fromMS(millis(v))
+				c.ClosedAt = &at
+			}
+		case "tags":
+			if raw := text(v); raw != "" {
+				if err := json.Unmarshal([]byte(raw), &c.Tags); err != nil {
+					return c, fmt.Errorf("decode tags of contact %d: %w", c.ID, err)
+				}
+			}
+		case "custom_fields":
+			if raw := text(v); raw != "" {
+				if err := json.Unmarshal([]byte(raw), &c.CustomFields); err != nil {
+					return c, fmt.Errorf("decode custom fields of contact %d: %w", c.ID, err)
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanContact(row scanner) (contact.Contact, error) {
@@ -244,6 +381,10 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 	if err != nil {
 		return c, err
 	}
+	if t.created == nil {
+		t.created = map[int64]bool{}
+	}
+	t.created[c.ID] = true
 	if err := t.syncTags(c.ID, nil, c.Tags); err != nil {
 		return c, err
 	}

@@ -191,6 +191,9 @@ func (t *tx) flushScores() error {
 	if err := t.flushEvents(); err != nil {
 		return err
 	}
+	if err := t.flushSegments(); err != nil {
+		return err
+	}
 	b := t.scores
 	if b == nil || len(b.dirty) == 0 && len(b.ledger) == 0 {
 		return nil
@@ -239,6 +242,7 @@ func (t *tx) forgetScores(ids ...int64) {
 // savepoint queued. Earlier ops flushed theirs, so the database is right
 // for every contact the op touched.
 func (t *tx) dropUnflushed() {
+	t.dropSegments()
 	b := t.scores
 	if b == nil {
 		return
@@ -250,6 +254,7 @@ func (t *tx) dropUnflushed() {
 
 // committed hands what the transaction wrote to the cache.
 func (t *tx) committed() {
+	t.publishEpochs()
 	if t.scores != nil && t.s.states != nil {
 		t.s.states.commit(t.scores.states, t.scores.written, t.scores.forgotten)
 	}
@@ -289,6 +294,40 @@ func (t *tx) lock(id int64) {
 	t.locked[id] = true
 }
 
+// preloadScoreRange reads the scoring states of the contacts in
+// (after, last] that this transaction has not read yet, in one statement;
+// the caller holds their locks.
+func (t *tx) preloadScoreRange(after, last int64) error {
+	return t.readScoreStates("SELECT contact_id, state FROM score_state WHERE contact_id > ? AND contact_id <= ?", after, last)
+}
+
+// readScoreStates reads (contact_id, state) rows into the buffer, leaving
+// alone the states it holds already or must read again.
+func (t *tx) readScoreStates(query string, args ...any) error {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	b := t.buf()
+	for rows.Next() {
+		var id int64
+		var raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		if b.states[id] != nil || b.forgotten[id] {
+			continue
+		}
+		var st score.State
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return fmt.Errorf("decode score state of contact %d: %w", id, err)
+		}
+		b.states[id] = &st
+	}
+	return rows.Err()
+}
+
 // preloadScores locks the contacts a batch will score, in id order, and
 // reads their scoring states: two statements for the whole batch
 // (PostgreSQL, where each statement is a round trip).
@@ -316,27 +355,10 @@ func (t *tx) preloadScores(ids []int64) error {
 		return err
 	}
 	// Read once the locks are held: each statement sees what committed before it.
-	rows, err = t.query("SELECT contact_id, state FROM score_state WHERE contact_id = ANY(?)", ids)
-	if err != nil {
+	if err := t.readScoreStates("SELECT contact_id, state FROM score_state WHERE contact_id = ANY(?)", ids); err != nil {
 		return err
 	}
-	defer rows.Close()
 	b := t.buf()
-	for rows.Next() {
-		var id int64
-		var raw string
-		if err := rows.Scan(&id, &raw); err != nil {
-			return err
-		}
-		var st score.State
-		if err := json.Unmarshal([]byte(raw), &st); err != nil {
-			return fmt.Errorf("decode score state of contact %d: %w", id, err)
-		}
-		b.states[id] = &st
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	for _, id := range ids {
 		if t.locked[id] && b.states[id] == nil {
 			b.states[id] = &score.State{} // none stored yet

@@ -36,32 +36,10 @@ type segRow struct {
 	// segment_members rows, written with them, so that evaluating reads no
 	// more than this row. Segment ids are never reused.
 	In []int64 `json:"in,omitempty"`
-}
-
-func (t *tx) loadSegRow(id int64) (segRow, error) {
-	var row segRow
-	var raw string
-	err := t.queryRow("SELECT state FROM segment_state WHERE contact_id = ?", id).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return row, nil
-	}
-	if err != nil {
-		return row, err
-	}
-	if err := json.Unmarshal([]byte(raw), &row); err != nil {
-		return row, fmt.Errorf("decode segment state of contact %d: %w", id, err)
-	}
-	return row, nil
-}
-
-func (t *tx) saveSegRow(id int64, row *segRow) error {
-	b, err := json.Marshal(row)
-	if err != nil {
-		return err
-	}
-	_, err = t.exec(`INSERT INTO segment_state (contact_id, state) VALUES (?, ?)
-		ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state`, id, string(b))
-	return err
+	// Epoch is the key epoch the row was last completed at (segkeys.go).
+	Epoch int64 `json:"e,omitempty"`
+	// missing: no row is stored yet.
+	missing bool
 }
 
 // changedFields reads what an event says changed, as segment rules name
@@ -118,18 +96,23 @@ func (t *tx) segmentEvent(id int64, ev score.Event, c *contact.Contact, scoresCh
 	if err != nil {
 		return err
 	}
-	observed := false
+	// This event is observed below: completing reads the log before it.
+	changed, err := t.completeSegRow(id, cat, &row, ev.ID)
+	if err != nil {
+		return err
+	}
 	if tracks {
 		var props map[string]any
 		if len(ev.Properties) > 0 {
-			_ = json.Unmarshal(ev.Properties, &props)
+			props = score.DecodeProperties(ev.Properties)
 		}
-		observed = cat.cat.Observe(&row.State, segment.Event{Type: ev.Type, At: ev.At, Properties: props}, t.s.now())
+		observed := cat.cat.Observe(&row.State, segment.Event{Type: ev.Type, At: ev.At, Properties: props}, t.s.now())
 		if observed && !all {
 			todo = cat.cat.Affected(ev.Type, fields)
 		}
+		changed = changed || observed
 	}
-	return t.evaluateSegments(id, cat, todo, &row, observed, c)
+	return t.evaluateSegments(id, cat, todo, &row, changed, c)
 }
 
 // evaluateSegments evaluates todo for a contact, writes the membership
@@ -165,33 +148,27 @@ func (t *tx) evaluateSegments(id int64, cat *segCatalog, todo []int, row *segRow
 		due = next.UnixMilli()
 	}
 	if due != row.Due {
-		var err error
-		if due == 0 {
-			_, err = t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerSegment, id)
-		} else {
-			_, err = t.exec(`INSERT INTO timers (kind, contact_id, due_at) VALUES (?, ?, ?)
-				ON CONFLICT (kind, contact_id) DO UPDATE SET due_at = excluded.due_at`, timerSegment, id, due)
-		}
-		if err != nil {
-			return err
-		}
+		t.setSegmentTimer(id, due)
 		row.Due, rowChanged = due, true
 	}
 	if rowChanged {
 		// Deleted segments leave the list when the row is next written.
 		row.In = slices.DeleteFunc(row.In, func(sid int64) bool { _, ok := cat.names[sid]; return !ok })
-		return t.saveSegRow(id, row)
+		t.saveSegRow(id, row)
 	}
 	return nil
 }
 
 // segmentFacts gathers what rules read of a contact.
 func (t *tx) segmentFacts(id int64, cat *segCatalog, c *contact.Contact, row *segRow) (*segment.Facts, map[string]bool, error) {
-	st, err := t.scoreState(id)
-	if err != nil {
-		return nil, nil, err
+	f := &segment.Facts{Contact: c, Behaviour: &row.State}
+	if cat.scores {
+		st, err := t.scoreState(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Scores = st.Values
 	}
-	f := &segment.Facts{Contact: c, Scores: st.Values, Behaviour: &row.State}
 	if cat.consents {
 		ledger, err := t.consentLedger(id)
 		if err != nil {
@@ -244,7 +221,7 @@ func (t *tx) segmentSkip(id int64, cat *segCatalog) (func(string) bool, error) {
 		}
 	}
 	return func(n string) bool {
-		if !cat.building[n] || n == t.buildingSeg {
+		if !cat.building[n] || t.building[n] {
 			return false
 		}
 		builtTo, building := t.segBuilt[cat.ids[n]]
@@ -265,12 +242,9 @@ func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now t
 	typ := event.SegmentExited
 	if ch.Entered {
 		typ = event.SegmentEntered
-		if _, err := t.exec("INSERT INTO segment_members (segment_id, contact_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-			sid, id, ms(now)); err != nil {
-			return err
-		}
-	} else if _, err := t.exec("DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?", sid, id); err != nil {
-		return err
+		t.queueMember(sid, id, ms(now))
+	} else {
+		t.queueMember(sid, id, 0)
 	}
 	// Segments' own events feed neither scoring nor segments again.
 	was := t.inEngine
@@ -284,8 +258,8 @@ func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now t
 func (t *tx) fireSegmentTimer(id int64) error {
 	c, err := t.lockContactWith(id, t.s.d.forUpdate)
 	if errors.Is(err, contact.ErrNotFound) {
-		_, err := t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerSegment, id)
-		return err
+		t.setSegmentTimer(id, 0)
+		return nil
 	} else if err != nil {
 		return err
 	}
@@ -296,6 +270,9 @@ func (t *tx) fireSegmentTimer(id int64) error {
 	}
 	row, err := t.loadSegRow(id)
 	if err != nil {
+		return err
+	}
+	if _, err := t.completeSegRow(id, cat, &row, 0); err != nil {
 		return err
 	}
 	row.Due = -1 // re-arm whatever was there
@@ -374,30 +351,36 @@ func (s *Store) ContactSegments(ctx context.Context, id int64) ([]ContactSegment
 	return out, s.dbErr("read contact segments", rows.Err())
 }
 
-// Segment build chunk sizes (see the rescore's).
+// A segment build covers the contact ids in spans: each span is one write
+// transaction, short enough that ingest waits little between spans.
 const (
-	segmentChunkSQLite   = 500
-	segmentChunkPostgres = 100
+	segmentSpanSQLite   = 5_000
+	segmentSpanPostgres = 2_000
 )
 
-// runSegmentBuild evaluates one segment for every contact, chunk by chunk,
-// rebuilding from the event log the behaviour it reads.
+// runSegmentBuild evaluates the segments a save changed for every contact
+// that may match one of them or is in one now, span by span, completing
+// from the event log the behaviour they read. Progress is in contact ids:
+// done is how far the build is, total the highest id when it last looked.
 func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progress func(Job)) error {
 	var p struct {
-		Segment int64  `json:"segment"`
-		Name    string `json:"name"`
-		Version int    `json:"version"`
+		Segments []buildTarget `json:"segments"`
+		buildTarget             // jobs queued by earlier versions build one segment
 	}
 	if err := json.Unmarshal(params, &p); err != nil {
 		return fmt.Errorf("segment build job %d: %w", j.ID, err)
+	}
+	targets := p.Segments
+	if len(targets) == 0 && p.Segment > 0 {
+		targets = []buildTarget{p.buildTarget}
 	}
 	var cursor int64
 	if err := s.r.QueryRowContext(ctx, s.q("SELECT cursor FROM jobs WHERE id = ?"), j.ID).Scan(&cursor); err != nil {
 		return s.dbErr("read job", err)
 	}
-	chunk := segmentChunkSQLite
+	span := int64(segmentSpanSQLite)
 	if s.d.name == "postgres" {
-		chunk = segmentChunkPostgres
+		span = segmentSpanPostgres
 	}
 	for {
 		if ctx.Err() != nil {
@@ -409,51 +392,63 @@ func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progr
 		start := j
 		var next Job
 		var nextCursor int64
+		var nextTargets []buildTarget
 		var done bool
 		err := s.writer.do1(func(t *tx) error {
-			next, nextCursor, done = start, cursor, false
+			next, nextCursor, nextTargets, done = start, cursor, nil, false
 			now := t.s.now()
-			var version int
-			err := t.queryRow("SELECT version FROM segments WHERE id = ?", p.Segment).Scan(&version)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && version != p.Version {
-				next.Status, done = "superseded", true // deleted, or a newer version's build does it
+			// Segments deleted or changed since are built by a newer job, or not at all.
+			for _, tg := range targets {
+				var version int
+				err := t.queryRow("SELECT version FROM segments WHERE id = ?", tg.Segment).Scan(&version)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if err == nil && version == tg.Version {
+					nextTargets = append(nextTargets, tg)
+				}
+			}
+			if len(nextTargets) == 0 {
+				next.Status, done = "superseded", true
 				_, err := t.exec("UPDATE jobs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?", next.Status, ms(now), ms(now), j.ID)
 				return err
 			}
-			if err != nil {
+			var top int64
+			if err := t.queryRow("SELECT COALESCE(MAX(id), 0) FROM contacts").Scan(&top); err != nil {
 				return err
 			}
-			last, n, err := t.buildSegmentChunk(p.Name, cursor, chunk, now)
-			if err != nil {
+			last := min(cursor+span, top)
+			if err := t.buildSegmentSpan(nextTargets, cursor, last, now); err != nil {
 				return err
 			}
-			next.Done += int64(n)
-			next.UpdatedAt = now
+			next.Done, next.Total, next.UpdatedAt = last, top, now
 			nextCursor = last
-			if _, err := t.exec("UPDATE segments SET built_to = ? WHERE id = ?", last, p.Segment); err != nil {
-				return err
+			for _, tg := range nextTargets {
+				if _, err := t.exec("UPDATE segments SET built_to = ? WHERE id = ?", last, tg.Segment); err != nil {
+					return err
+				}
 			}
 			t.segBuilt = nil
-			if n < chunk {
+			if last >= top {
 				next.Status, done = "done", true
-				next.Total = next.Done
 				next.FinishedAt = &now
-				if _, err := t.exec("UPDATE segments SET status = 'ready' WHERE id = ?", p.Segment); err != nil {
-					return err
+				for _, tg := range nextTargets {
+					if _, err := t.exec("UPDATE segments SET status = 'ready' WHERE id = ?", tg.Segment); err != nil {
+						return err
+					}
 				}
 				if err := t.bumpSegments(); err != nil {
 					return err
 				}
-				_, err = t.exec("UPDATE jobs SET status = 'done', cursor = ?, done = ?, total = ?, updated_at = ?, finished_at = ? WHERE id = ?",
-					last, next.Done, next.Done, ms(now), ms(now), j.ID)
+				_, err := t.exec("UPDATE jobs SET status = 'done', cursor = ?, done = ?, total = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+					last, last, top, ms(now), ms(now), j.ID)
 				return err
 			}
-			next.Total = max(next.Total, next.Done)
-			_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, total = ?, updated_at = ? WHERE id = ?", last, next.Done, next.Total, ms(now), j.ID)
+			_, err := t.exec("UPDATE jobs SET cursor = ?, done = ?, total = ?, updated_at = ? WHERE id = ?", last, last, top, ms(now), j.ID)
 			return err
 		})
 		if err == nil {
-			j, cursor = next, nextCursor
+			j, cursor, targets = next, nextCursor, nextTargets
 		}
 		if err != nil {
 			msg := err.Error()
@@ -472,85 +467,167 @@ func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progr
 	}
 }
 
-// buildSegmentChunk evaluates a segment (and the segments that read it) for
-// the contacts after the cursor.
-func (t *tx) buildSegmentChunk(name string, after int64, limit int, now time.Time) (int64, int, error) {
+// buildSegmentSpan evaluates segments (and the segments that read them)
+// for the contacts with ids in (after, last] that may match one of them or
+// are in one.
+func (t *tx) buildSegmentSpan(targets []buildTarget, after, last int64, now time.Time) error {
 	cat, err := t.segments()
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	def, ok := cat.cat.Get(name)
-	if !ok {
-		return after, 0, fmt.Errorf("segment %s does not compile", name)
-	}
-	lock := ""
-	if t.s.d.name == "postgres" {
-		lock = t.s.d.forUpdate
-	}
-	if err := t.flushScores(); err != nil {
-		return 0, 0, err
-	}
-	rows, err := t.query("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?"+lock, after, limit)
-	if err != nil {
-		return 0, 0, err
-	}
-	var contacts []contact.Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			rows.Close()
-			return 0, 0, err
+	var comps []*segment.Compiled
+	var sids []int64
+	var todo []int
+	t.building = map[string]bool{}
+	defer func() { t.building = nil }()
+	for _, tg := range targets {
+		def, ok := cat.cat.Get(tg.Name)
+		if !ok {
+			return fmt.Errorf("segment %s does not compile", tg.Name)
 		}
-		contacts = append(contacts, c)
+		comps, sids = append(comps, def.Compiled), append(sids, tg.Segment)
+		todo = append(todo, cat.cat.Index(tg.Name))
+		t.building[tg.Name] = true
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(contacts) == 0 {
-		return after, 0, err
+	slices.Sort(todo) // dependency order
+	if err := t.flushScores(); err != nil {
+		return err
 	}
-	last := contacts[len(contacts)-1].ID
-	for _, c := range contacts {
-		t.lock(c.ID)
+	if t.s.d.name == "postgres" {
+		// Every contact of the span, not only those read below: an event for
+		// any of them waits for the span, then sees it built.
+		if _, err := t.exec("SELECT id FROM contacts WHERE id > ? AND id <= ? ORDER BY id"+t.s.d.forUpdate, after, last); err != nil {
+			return err
+		}
 	}
-	// The behaviour the segment reads, from the log.
-	types := def.Compiled.Events
-	events, err := readSegmentEvents(t.query, types, after, last)
-	if err != nil {
-		return 0, 0, err
+	filter, args := candidateFilter(t.s.d, comps, sids, after, last)
+	where, whereArgs := "id > ? AND id <= ? AND erased_at IS NULL"+filter, append([]any{after, last}, args...)
+	size := 256
+	if filter == "" {
+		size = int(last - after)
 	}
-	todo := []int{cat.cat.Index(name)}
-	t.buildingSeg = name
-	defer func() { t.buildingSeg = "" }()
+	contacts, err := readContacts(t.query, cat.scan, where, whereArgs, size)
+	if err != nil || len(contacts) == 0 {
+		return err
+	}
+	// Rows and events of the contacts read only, when they are a few.
+	var in string
+	var inArgs []any
+	if filter != "" {
+		in, inArgs = " AND contact_id IN (SELECT id FROM contacts WHERE "+where+")", whereArgs
+	}
+	ids := make([]int64, len(contacts))
 	for i := range contacts {
+		ids[i] = contacts[i].ID
+		t.lock(ids[i])
+	}
+	// One statement each for the span's rows, scores and events.
+	if err := t.preloadSegRows(after, last, ids, in, inArgs); err != nil {
+		return err
+	}
+	if cat.scores {
+		if err := t.preloadScoreRange(after, last); err != nil {
+			return err
+		}
+	}
+	ke, err := t.keyEpochs(cat)
+	if err != nil {
+		return err
+	}
+	oldest := ke.max
+	for _, id := range ids {
+		oldest = min(oldest, t.segs.rows[id].Epoch)
+	}
+	var events map[int64][]segment.Event
+	if keys := ke.since(oldest); len(keys) > 0 {
+		if err := t.flushEvents(); err != nil {
+			return err
+		}
+		if events, err = readBackfillEvents(t.query, t.s.d, cat.cat.Backfill(keys, now), after, last, 0, in, inArgs); err != nil {
+			return err
+		}
+	}
+	for i := range contacts {
+		if i > 0 && i%1000 == 0 {
+			// Write as it goes: a span may enter thousands of contacts in
+			// dozens of segments, and memory stays bounded.
+			if err := t.flushEvents(); err != nil {
+				return err
+			}
+			if err := t.writeSegments(); err != nil {
+				return err
+			}
+		}
 		c := &contacts[i]
 		row, err := t.loadSegRow(c.ID)
 		if err != nil {
-			return 0, 0, err
-		}
-		var fresh segment.State
-		for _, e := range events[c.ID] {
-			cat.cat.Observe(&fresh, e, now)
+			return err
 		}
 		changed := false
-		for key := range row.Times {
-			for _, ty := range types {
-				if segment.KeysOf(key, ty) {
-					delete(row.Times, key)
-					changed = true
-				}
-			}
-		}
-		for key, times := range fresh.Times {
-			if row.Times == nil {
-				row.Times = map[string][]int64{}
-			}
-			row.Times[key] = times
-			changed = true
+		if row.Epoch < ke.max {
+			row.rebuild(cat.cat, ke.since(row.Epoch), events[c.ID], now)
+			row.Epoch, row.missing, changed = ke.max, false, true
 		}
 		if err := t.evaluateSegments(c.ID, cat, todo, &row, changed, c); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
-	return last, len(contacts), nil
+	return nil
+}
+
+// candidateFilter is the SQL condition (with its arguments) that the
+// contacts a build or preview must look at meet: those one of the rules
+// may match (segment.Compiled.Necessary) and the members of the saved
+// segments sids in (after, last]. Empty when every contact may match.
+func candidateFilter(d dialect, comps []*segment.Compiled, sids []int64, after, last int64) (string, []any) {
+	var b strings.Builder
+	var args []any
+	for i, c := range comps {
+		cond, ok := c.Necessary()
+		if !ok {
+			return "", nil
+		}
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		renderCond(&b, &args, d, cond)
+	}
+	where := " AND (" + b.String()
+	if len(sids) > 0 {
+		where += " OR id IN (SELECT contact_id FROM segment_members WHERE segment_id IN (?" + strings.Repeat(", ?", len(sids)-1) + ") AND contact_id > ? AND contact_id <= ?)"
+		for _, sid := range sids {
+			args = append(args, sid)
+		}
+		args = append(args, after, last)
+	}
+	return where + ")", args
+}
+
+func renderCond(b *strings.Builder, args *[]any, d dialect, c segment.Cond) {
+	ops := map[string]string{"eq": " = ", "lt": " < ", "le": " <= ", "gt": " > ", "ge": " >= "}
+	switch c.Op {
+	case "and", "or":
+		b.WriteString("(")
+		for i, k := range c.Of {
+			if i > 0 {
+				b.WriteString(" " + strings.ToUpper(c.Op) + " ")
+			}
+			renderCond(b, args, d, k)
+		}
+		b.WriteString(")")
+	case "in":
+		b.WriteString(c.Column + " IN (?" + strings.Repeat(", ?", len(c.Values)-1) + ")")
+		*args = append(*args, c.Values...)
+	case "has":
+		// The tags' JSON text holds the tag as JSON writes it, unless it
+		// escapes something: such text is looked at anyway.
+		lit, _ := json.Marshal(c.Values[0])
+		b.WriteString("(" + d.instr + "(tags, ?) > 0 OR " + d.instr + "(tags, ?) > 0)")
+		*args = append(*args, string(lit), `\`)
+	default:
+		b.WriteString(c.Column + ops[c.Op] + "?")
+		*args = append(*args, c.Values[0])
+	}
 }
 
 // ErrNotAList is returned for member changes on a dynamic segment.
@@ -599,6 +676,9 @@ func (s *Store) ChangeList(ctx context.Context, name string, ids []int64, add bo
 			}
 			row, err := t.loadSegRow(id)
 			if err != nil {
+				return err
+			}
+			if _, err := t.completeSegRow(id, cat, &row, 0); err != nil {
 				return err
 			}
 			if memberships(&row, cat)[name] == add {
@@ -654,23 +734,44 @@ func (s *Store) PreviewSegment(ctx context.Context, in segment.Input, sample int
 	}
 	out := Preview{Sample: []int64{}}
 	now := s.now()
-	var after int64
-	for {
+	bf := cat.Backfill(cat.SegmentKeys(" draft"), now)
+	scan := newContactScan(comp.Fields)
+	var top int64
+	if err := s.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM contacts WHERE erased_at IS NULL").Scan(&top, &out.Contacts); err != nil {
+		return out, s.dbErr("preview", err)
+	}
+	const span = 50_000
+	for after := int64(0); after < top; after += span {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		contacts, err := readContactChunk(q, after, 2000)
-		if err != nil || len(contacts) == 0 {
-			return out, s.dbErr("preview", err)
+		last := min(after+span, top)
+		filter, args := candidateFilter(s.d, []*segment.Compiled{comp}, nil, after, last)
+		size := 256
+		if filter == "" {
+			size = int(last - after)
 		}
-		last := contacts[len(contacts)-1].ID
-		events, err := readSegmentEvents(q, comp.Events, after, last)
+		contacts, err := readContacts(q, scan, "id > ? AND id <= ? AND erased_at IS NULL"+filter, append([]any{after, last}, args...), size)
 		if err != nil {
 			return out, s.dbErr("preview", err)
 		}
-		scores, err := readScoreValues(q, after, last)
+		if len(contacts) == 0 {
+			continue
+		}
+		var in string
+		var inArgs []any
+		if filter != "" {
+			in, inArgs = " AND contact_id IN (SELECT id FROM contacts WHERE id > ? AND id <= ? AND erased_at IS NULL"+filter+")", append([]any{after, last}, args...)
+		}
+		events, err := readBackfillEvents(q, s.d, bf, after, last, 0, in, inArgs)
 		if err != nil {
 			return out, s.dbErr("preview", err)
+		}
+		var scores map[int64]map[string]int
+		if len(comp.Fields) > 0 && slices.ContainsFunc(comp.Fields, func(f string) bool { return strings.HasPrefix(f, "score.") }) {
+			if scores, err = readScoreValues(q, after, last); err != nil {
+				return out, s.dbErr("preview", err)
+			}
 		}
 		memberOf, err := readMemberships(q, ids, comp.Segments, after, last)
 		if err != nil {
@@ -698,9 +799,8 @@ func (s *Store) PreviewSegment(ctx context.Context, in segment.Input, sample int
 				}
 			}
 		}
-		out.Contacts += int64(len(contacts))
-		after = last
 	}
+	return out, nil
 }
 
 func needsConsents(c *segment.Compiled) bool {
@@ -726,15 +826,18 @@ func (s *Store) consentsOf(ctx context.Context, id int64) (map[string]string, er
 	return out, nil
 }
 
-func readContactChunk(q rowsQuerier, after int64, limit int) ([]contact.Contact, error) {
-	rows, err := q("SELECT "+contactColumns+" FROM contacts WHERE id > ? AND erased_at IS NULL ORDER BY id LIMIT ?", after, limit)
+// readContacts reads the contacts meeting where (a condition on contacts'
+// columns, with its arguments), by id.
+// size is how many to expect, for the slice's capacity.
+func readContacts(q rowsQuerier, cs contactScan, where string, args []any, size int) ([]contact.Contact, error) {
+	rows, err := q("SELECT "+cs.list+" FROM contacts WHERE "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []contact.Contact
+	out := make([]contact.Contact, 0, size)
 	for rows.Next() {
-		c, err := scanContact(rows)
+		c, err := cs.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -743,32 +846,60 @@ func readContactChunk(q rowsQuerier, after int64, limit int) ([]contact.Contact,
 	return out, rows.Err()
 }
 
-// readSegmentEvents reads the events of some types of the contacts in (after, last].
-func readSegmentEvents(q rowsQuerier, types []string, after, last int64) (map[int64][]segment.Event, error) {
+// readBackfillEvents reads the events of the contacts in (after, last]
+// that a backfill may need, oldest first per contact. The filters of bf
+// are applied in SQL, so most events that cannot matter are never read.
+// When before is above 0, only events with smaller ids are read.
+// in, when not empty, narrows the contacts ("AND contact_id IN (…)", with args).
+func readBackfillEvents(q rowsQuerier, d dialect, bf segment.Backfill, after, last, before int64, in string, inArgs []any) (map[int64][]segment.Event, error) {
 	out := map[int64][]segment.Event{}
-	if len(types) == 0 {
+	if len(bf.Types) == 0 {
 		return out, nil
 	}
+	var where strings.Builder
 	args := []any{after, last}
-	for _, ty := range types {
+	for i, ty := range bf.Types {
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		where.WriteString("(type = ?")
 		args = append(args, ty)
+		if since, ok := bf.Since[ty]; ok {
+			where.WriteString(" AND occurred_at >= ?")
+			args = append(args, since)
+		}
+		if lits, ok := bf.Contains[ty]; ok {
+			where.WriteString(" AND (" + d.instr + "(properties, ?) > 0")
+			args = append(args, `\`) // an escape: the text may hide a literal
+			for _, l := range lits {
+				where.WriteString(" OR " + d.instr + "(properties, ?) > 0")
+				args = append(args, l)
+			}
+			where.WriteString(")")
+		}
+		where.WriteString(")")
+	}
+	bound := ""
+	if before > 0 {
+		bound = " AND id < ?"
+		args = slices.Insert(args, 2, any(before))
 	}
 	rows, err := q(`SELECT contact_id, type, occurred_at, properties FROM events
-		WHERE contact_id > ? AND contact_id <= ? AND type IN (?`+strings.Repeat(", ?", len(types)-1)+`) ORDER BY contact_id, occurred_at, id`, args...)
+		WHERE contact_id > ? AND contact_id <= ?`+bound+` AND (`+where.String()+`)`+in+` ORDER BY contact_id, occurred_at, id`, append(args, inArgs...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var props []byte
 	for rows.Next() {
 		var cid, at int64
 		var e segment.Event
-		var props sql.NullString
 		if err := rows.Scan(&cid, &e.Type, &at, &props); err != nil {
 			return nil, err
 		}
 		e.At = fromMS(at)
-		if props.Valid {
-			_ = json.Unmarshal([]byte(props.String), &e.Properties)
+		if len(props) > 0 {
+			e.Properties = score.DecodeProperties(props)
 		}
 		out[cid] = append(out[cid], e)
 	}

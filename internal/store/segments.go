@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +53,11 @@ type segCatalog struct {
 	versions map[string]int
 	building map[string]bool
 	consents bool // some rule reads consent.*
+	scores   bool // some rule reads score.*
+	// scan reads contacts as builds need them: only what rules read.
+	scan contactScan
+	// epochs is its behaviour keys' epochs, once known (segkeys.go).
+	epochs catalogEpochs
 }
 
 func (c *segCatalog) empty() bool { return c == nil || len(c.cat.Defs()) == 0 }
@@ -103,6 +110,7 @@ func (s *Store) compileSegments(list []Segment) (*segCatalog, error) {
 	}
 	scores := s.scoreNames()
 	var defs []segment.Def
+	var fields []string
 	for _, sg := range list {
 		if sg.Kind != segment.KindDynamic || sg.Rule == nil {
 			continue
@@ -112,9 +120,13 @@ func (s *Store) compileSegments(list []Segment) (*segCatalog, error) {
 			s.log.Warn("stored segment rule does not compile; it matches nobody", "segment", sg.Name, "err", err)
 			continue
 		}
+		fields = append(fields, comp.Fields...)
 		for _, f := range comp.Fields {
-			if len(f) > 8 && f[:8] == "consent." {
+			if strings.HasPrefix(f, "consent.") {
 				c.consents = true
+			}
+			if strings.HasPrefix(f, "score.") {
+				c.scores = true
 			}
 		}
 		if sg.Status == "building" {
@@ -127,6 +139,7 @@ func (s *Store) compileSegments(list []Segment) (*segCatalog, error) {
 		return nil, fmt.Errorf("stored segments: %w", err)
 	}
 	c.cat = cat
+	c.scan = newContactScan(fields)
 	return c, nil
 }
 
@@ -263,7 +276,12 @@ func (s *Store) SegmentVersions(ctx context.Context, name string) ([]SegmentVers
 type SaveSegmentsParams struct {
 	Document segment.Document
 	By       string
+	// New refuses (ErrSegmentExists) to change a segment already stored.
+	New bool
 }
+
+// ErrSegmentExists is returned by a save of new segments when one exists.
+var ErrSegmentExists = errors.New("segment exists")
 
 // SavedSegment is the outcome for one segment of a save.
 type SavedSegment struct {
@@ -291,6 +309,9 @@ func (s *Store) SaveSegments(ctx context.Context, p SaveSegmentsParams) ([]Saved
 			return err
 		}
 		for _, sg := range existing {
+			if p.New && slices.ContainsFunc(p.Document.Segments, func(sp segment.Spec) bool { return sp.Name == sg.Name }) {
+				return fmt.Errorf("%w: %s", ErrSegmentExists, sg.Name)
+			}
 			byName[sg.Name] = sg
 			if d, ok := cur.cat.Get(sg.Name); ok {
 				others = append(others, d)
@@ -302,6 +323,7 @@ func (s *Store) SaveSegments(ctx context.Context, p SaveSegmentsParams) ([]Saved
 			return err
 		}
 		now := t.s.now()
+		var builds []int // indexes in out of the dynamic segments to build
 		for _, spec := range p.Document.Segments {
 			kind := spec.Kind
 			if kind == "" {
@@ -359,13 +381,24 @@ func (s *Store) SaveSegments(ctx context.Context, p SaveSegmentsParams) ([]Saved
 			}
 			saved := SavedSegment{Segment: sg, Changed: true}
 			if kind == segment.KindDynamic {
-				job, err := t.queueSegmentBuild(sg, now)
-				if err != nil {
-					return err
-				}
-				saved.Job = &job
+				builds = append(builds, len(out))
 			}
 			out = append(out, saved)
+		}
+		if len(builds) > 0 {
+			// One build for all: each span of contacts is read once.
+			var targets []buildTarget
+			for _, i := range builds {
+				sg := out[i].Segment
+				targets = append(targets, buildTarget{Segment: sg.ID, Name: sg.Name, Version: sg.Version})
+			}
+			job, err := t.queueSegmentBuild(targets, now)
+			if err != nil {
+				return err
+			}
+			for _, i := range builds {
+				out[i].Job = &job
+			}
 		}
 		return t.bumpSegments()
 	})
@@ -380,13 +413,23 @@ func (t *tx) bumpSegments() error {
 	return err
 }
 
-func (t *tx) queueSegmentBuild(sg Segment, now time.Time) (Job, error) {
-	var total int64
-	if err := t.queryRow("SELECT COUNT(*) FROM contacts WHERE erased_at IS NULL").Scan(&total); err != nil {
+// buildTarget is a segment version a build job builds.
+type buildTarget struct {
+	Segment int64  `json:"segment"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+func (t *tx) queueSegmentBuild(targets []buildTarget, now time.Time) (Job, error) {
+	var total int64 // progress is in contact ids (see runSegmentBuild)
+	if err := t.queryRow("SELECT COALESCE(MAX(id), 0) FROM contacts").Scan(&total); err != nil {
 		return Job{}, err
 	}
-	params, _ := json.Marshal(map[string]any{"segment": sg.ID, "name": sg.Name, "version": sg.Version})
-	job := Job{Kind: jobSegmentBuild, Status: "pending", Version: sg.Version, Total: total, CreatedAt: now, UpdatedAt: now}
+	params, _ := json.Marshal(map[string]any{"segments": targets})
+	job := Job{Kind: jobSegmentBuild, Status: "pending", Total: total, CreatedAt: now, UpdatedAt: now}
+	if len(targets) == 1 {
+		job.Version = targets[0].Version
+	}
 	err := t.queryRow(`INSERT INTO jobs (kind, status, params, total, created_at, updated_at)
 		VALUES (?, 'pending', ?, ?, ?, ?) RETURNING id`, jobSegmentBuild, string(params), total, ms(now), ms(now)).Scan(&job.ID)
 	return job, err
@@ -408,6 +451,9 @@ func (s *Store) DeleteSegment(ctx context.Context, name string) error {
 			if d.Name != name && containsString(d.Compiled.Segments, name) {
 				return &segment.Error{Problems: []segment.Problem{{Path: "segment", Reason: "segment " + d.Name + " reads it: change that one first"}}}
 			}
+		}
+		if err := t.flushScores(); err != nil { // queued memberships first
+			return err
 		}
 		for _, q := range []string{"DELETE FROM segment_members WHERE segment_id = ?", "DELETE FROM segment_versions WHERE segment_id = ?", "DELETE FROM segments WHERE id = ?"} {
 			if _, err := t.exec(q, id); err != nil {

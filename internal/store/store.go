@@ -83,11 +83,13 @@ type dialect struct {
 	// key and explicitly), or upserts and appends deadlock each other. Erasure
 	// takes FOR UPDATE, which does conflict, so no event slips in beside it.
 	forUpdate, forErase, forKeyShare string
+	// instr is the function giving a substring's position in a text.
+	instr string
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", forUpdate: " FOR NO KEY UPDATE", forErase: " FOR UPDATE", forKeyShare: " FOR KEY SHARE"}
+	sqliteDialect   = dialect{name: "sqlite", instr: "instr"}
+	postgresDialect = dialect{name: "postgres", forUpdate: " FOR NO KEY UPDATE", forErase: " FOR UPDATE", forKeyShare: " FOR KEY SHARE", instr: "strpos"}
 )
 
 // IsPostgres reports whether url names a PostgreSQL database.

@@ -366,6 +366,13 @@ type tx struct {
 	rulesRead *score.Rules
 	// scores is the scoring this transaction did, written before it commits.
 	scores *scoreBuf
+	// segs is its segment writes, written with scores (segbuf.go).
+	segs *segBuf
+	// epochs is the segment key epochs it read or wrote, for epochsOf (segkeys.go).
+	epochs   *keyEpochs
+	epochsOf *segCatalog
+	// created is the contacts it created.
+	created map[int64]bool
 	// locked is the contacts this transaction has locked for scoring (PostgreSQL).
 	locked map[int64]bool
 	// segRead is the segments this transaction read.
@@ -374,8 +381,8 @@ type tx struct {
 	versionsRead bool
 	rulesVersion int
 	segGen       int64
-	// buildingSeg is the segment a build chunk is evaluating.
-	buildingSeg string
+	// building is the segments a build span is evaluating.
+	building map[string]bool
 	// segBuilt is how far each segment being built is, as this transaction read it.
 	segBuilt map[int64]int64
 }
