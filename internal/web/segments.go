@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -71,13 +73,32 @@ type previewInput struct {
 	RawBody []byte `contentType:"application/json" doc:"{\"rule\": text or JSON form, \"sample\"?: how many matching ids to return (default 20, at most 100)}"`
 }
 
+// decodeStrict decodes one JSON value into v: a body that is not JSON (or
+// has more after it) is a 400, JSON of the wrong shape (types, unknown
+// fields) a 422, as docs/api.md says.
+func decodeStrict(raw []byte, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&json.RawMessage{}) != io.EOF {
+			return huma.Error400BadRequest("the body has data after the JSON value")
+		}
+		return nil
+	}
+	msg := "the body is not " + what + ": " + strings.TrimPrefix(err.Error(), "json: ")
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return huma.Error400BadRequest(msg)
+	}
+	return huma.Error422UnprocessableEntity(msg)
+}
+
 // decodeSegment reads a segment body; name, when given, is the path's.
 func decodeSegment(raw []byte, name string) (segment.Spec, error) {
 	var b segmentBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return segment.Spec{}, huma.Error400BadRequest("the body is not a segment: " + strings.TrimPrefix(err.Error(), "json: "))
+	if err := decodeStrict(raw, &b, "a segment"); err != nil {
+		return segment.Spec{}, err
 	}
 	if name != "" {
 		if b.Name != "" && b.Name != name {
@@ -114,12 +135,11 @@ func segmentProblem(e *segment.Error) error {
 func (s *Server) registerSegments(api huma.API) {
 	tags := []string{"Segments"}
 	save := func(ctx context.Context, spec segment.Spec, mustBeNew bool) (*savedOutput, error) {
-		if mustBeNew {
-			if _, err := s.store.GetSegment(ctx, spec.Name); err == nil {
-				return nil, huma.Error409Conflict("segment " + spec.Name + " exists; PUT /api/v1/segments/" + spec.Name + " changes it")
-			}
+		saved, err := s.store.SaveSegments(ctx, store.SaveSegmentsParams{Document: segment.Document{Segments: []segment.Spec{spec}},
+			By: caller(ctx, ""), New: mustBeNew})
+		if errors.Is(err, store.ErrSegmentExists) {
+			return nil, huma.Error409Conflict("segment " + spec.Name + " exists; PUT /api/v1/segments/" + spec.Name + " changes it")
 		}
-		saved, err := s.store.SaveSegments(ctx, store.SaveSegmentsParams{Document: segment.Document{Segments: []segment.Spec{spec}}, By: caller(ctx, "")})
 		if err != nil {
 			return nil, s.problem(err, "")
 		}
@@ -257,10 +277,8 @@ func (s *Server) registerSegments(api huma.API) {
 			Rule   *segment.Input `json:"rule"`
 			Sample *int           `json:"sample"`
 		}
-		dec := json.NewDecoder(bytes.NewReader(in.RawBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			return nil, huma.Error400BadRequest("the body is not a preview request: " + strings.TrimPrefix(err.Error(), "json: "))
+		if err := decodeStrict(in.RawBody, &b, "a preview request"); err != nil {
+			return nil, err
 		}
 		if b.Rule == nil {
 			return nil, fieldError("rule", "is required", nil)
@@ -322,10 +340,8 @@ func (s *Server) listIDs(ctx context.Context, raw []byte) ([]int64, []string, er
 			ContactIDs []int64  `json:"contact_ids"`
 			Emails     []string `json:"emails"`
 		}
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			return nil, nil, huma.Error400BadRequest("the body is not a list of members: " + strings.TrimPrefix(err.Error(), "json: "))
+		if err := decodeStrict(trimmed, &b, "a list of members"); err != nil {
+			return nil, nil, err
 		}
 		ids, emails = b.ContactIDs, b.Emails
 	} else {
