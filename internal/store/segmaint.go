@@ -364,8 +364,8 @@ const (
 // done is how far the build is, total the highest id when it last looked.
 func (s *Store) runSegmentBuild(ctx context.Context, j Job, params []byte, progress func(Job)) error {
 	var p struct {
-		Segments []buildTarget `json:"segments"`
-		buildTarget             // jobs queued by earlier versions build one segment
+		Segments    []buildTarget `json:"segments"`
+		buildTarget               // jobs queued by earlier versions build one segment
 	}
 	if err := json.Unmarshal(params, &p); err != nil {
 		return fmt.Errorf("segment build job %d: %w", j.ID, err)
