@@ -10,6 +10,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/nurturehq/nurture/internal/event"
 )
 
 // Problem is one thing wrong with a rule: where (a path into the JSON form,
@@ -306,6 +308,10 @@ func (c *compiler) event(r *Rule, path string) matcher {
 		c.add(r, path+".event", "bad event type %s", quote(r.Event))
 		return nil
 	}
+	if why, ok := uncounted[r.Event]; ok {
+		c.add(r, path+".event", "%s events cannot be counted: %s", r.Event, why)
+		return nil
+	}
 	c.c.Events = append(c.c.Events, r.Event)
 	var prog *vm.Program
 	if r.Where != "" {
@@ -372,6 +378,14 @@ func (c *compiler) event(r *Rule, path string) matcher {
 	}
 	b.need(n + 1)
 	return &countMatch{b: b, window: window, op: op, n: n}
+}
+
+// uncounted are the event types Nurture writes while scoring and keeping
+// segments, which segment conditions do not see as they happen.
+var uncounted = map[string]string{
+	event.SegmentEntered:   `use segment("name") for membership`,
+	event.SegmentExited:    `use not segment("name")`,
+	event.ScoreBandChanged: "use score.NAME comparisons",
 }
 
 func firstLine(s string) string {

@@ -515,6 +515,12 @@ func (t *tx) rescoreChunk(r *score.Rules, after int64, limit int, now time.Time,
 				return 0, 0, err
 			}
 		}
+		if !sameValues(stored.values[c.ID], st.Values) || stored.bands[c.ID] != st.Band {
+			// Segments that read scores, tags or the lifecycle follow.
+			if err := t.segmentEvent(c.ID, score.Event{At: now}, nil, true); err != nil {
+				return 0, 0, err
+			}
+		}
 	}
 	return d.last, len(d.contacts), nil
 }

@@ -39,9 +39,11 @@ type stateCache struct {
 	dataVersion int64
 }
 
-// defaultStateCacheSize is how many contacts' states SQLite keeps in memory;
-// a state is a few hundred bytes.
-const defaultStateCacheSize = 1 << 17
+// defaultStateCacheSize is how many contacts' states SQLite keeps in memory.
+// A state takes about 500 bytes with its maps: 65,536 of them keep a busy
+// hot set in memory and leave room under the 300 MB a million contacts may
+// take (BenchmarkSegmentMemory).
+const defaultStateCacheSize = 1 << 16
 
 func newStateCache(size int) *stateCache {
 	return &stateCache{half: max(size/2, 1)}
@@ -243,6 +245,7 @@ func (t *tx) forgetScores(ids ...int64) {
 // for every contact the op touched.
 func (t *tx) dropUnflushed() {
 	t.dropSegments()
+	t.epochs, t.epochsOf = nil, nil // what it wrote of segment_keys is rolled back too
 	b := t.scores
 	if b == nil {
 		return

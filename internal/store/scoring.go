@@ -422,6 +422,12 @@ func (t *tx) fireScoreTimer(id int64) error {
 	if err := t.persistScore(id, r, &st, st.DecayAt, out, &c); err != nil {
 		return err
 	}
+	if len(out.Entries) > 0 {
+		// Decay moved a score: segments that read scores follow.
+		if err := t.segmentEvent(id, score.Event{At: now}, nil, true); err != nil {
+			return err
+		}
+	}
 	if st.DecayAt == 0 {
 		_, err = t.exec("DELETE FROM timers WHERE kind = ? AND contact_id = ?", timerScore, id)
 	} else {

@@ -884,8 +884,12 @@ func readBackfillEvents(q rowsQuerier, d dialect, bf segment.Backfill, after, la
 		bound = " AND id < ?"
 		args = slices.Insert(args, 2, any(before))
 	}
+	// What scoring writes for a band (its event, tags, task) is written
+	// without being observed as it happens (see cross): the log is read the
+	// same way. A rescore's score_changed is observed, and read.
 	rows, err := q(`SELECT contact_id, type, occurred_at, properties FROM events
-		WHERE contact_id > ? AND contact_id <= ?`+bound+` AND (`+where.String()+`)`+in+` ORDER BY contact_id, occurred_at, id`, append(args, inArgs...)...)
+		WHERE contact_id > ? AND contact_id <= ?`+bound+` AND (source <> '`+scoringSource+`' OR type = '`+event.ScoreChanged+`')
+		AND source <> '`+segmentSource+`' AND (`+where.String()+`)`+in+` ORDER BY contact_id, occurred_at, id`, append(args, inArgs...)...)
 	if err != nil {
 		return nil, err
 	}

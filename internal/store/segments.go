@@ -408,8 +408,23 @@ func (s *Store) SaveSegments(ctx context.Context, p SaveSegmentsParams) ([]Saved
 // bumpSegments makes every node reload its segments.
 func (t *tx) bumpSegments() error {
 	t.segRead, t.versionsRead = nil, false
-	_, err := t.exec(`INSERT INTO settings (key, value) VALUES ('` + segmentsGenKey + `', '1')
-		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)`)
+	if _, err := t.exec(`INSERT INTO settings (key, value) VALUES ('` + segmentsGenKey + `', '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)`); err != nil {
+		return err
+	}
+	// The behaviour keys follow the new catalog now: a key that leaves must
+	// get a new epoch if it comes back, whatever happens in between.
+	list, err := readSegments(func(q string, args ...any) (*sql.Rows, error) { return t.query(q, args...) }, "")
+	if err != nil {
+		return err
+	}
+	cat, err := t.s.compileSegments(list)
+	if err != nil {
+		return err
+	}
+	t.epochs, t.epochsOf = nil, nil
+	_, err = t.keyEpochs(cat)
+	t.epochs, t.epochsOf = nil, nil // the catalog in force is loaded afresh
 	return err
 }
 

@@ -33,7 +33,8 @@ func saveSegments(t *testing.T, s *store.Store, src string) []store.SavedSegment
 	return saved
 }
 
-func runJobs(t *testing.T, s *store.Store) {
+// runJobs runs the background jobs until none is left.
+func runJobs(t testing.TB, s *store.Store) {
 	t.Helper()
 	for {
 		ok, err := s.RunJob(ctx, nil)
@@ -177,6 +178,34 @@ func TestSegmentBuildOverExistingContacts(t *testing.T) {
 	})
 }
 
+// A score that inactivity lowers takes the contact out of the segments that
+// read it, as it would if an event had lowered it.
+func TestSegmentFollowsScoreDecay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		saveSegments(t, s, `segments:
+  - name: engaged
+    rule: score.engagement >= 10
+`)
+		id := newContact(t, s, contact.Input{Email: "ada@example.com", Country: "FR"})
+		send(t, s, clk, id, "page_viewed", pricingView)
+		if got := scoreOf(t, s, id).Scores["engagement"]; got < 10 || !isIn(t, s, id, "engaged") {
+			t.Fatalf("after a pricing view: engagement %d, segments %v; want >= 10 and engaged", got, segmentsOf(t, s, id))
+		}
+		clk.Advance(31 * day)
+		fireAll(t, s)
+		got := scoreOf(t, s, id).Scores["engagement"]
+		if got >= 10 {
+			t.Fatalf("31 idle days on: engagement %d; want decayed below 10", got)
+		}
+		if isIn(t, s, id, "engaged") {
+			t.Errorf("engagement decayed to %d: still in engaged (segment events %v); want out", got, segmentEvents(t, s, id))
+		}
+		if p := preview(t, s, "score.engagement >= 10"); p.Count != 0 {
+			t.Errorf("preview = %+v; want nobody", p)
+		}
+	})
+}
+
 // Bad documents are refused whole, naming the place; nothing is saved.
 func TestSaveSegmentsRejectsBadDocuments(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
@@ -203,8 +232,12 @@ func TestSaveSegmentsRejectsBadDocuments(t *testing.T) {
 	})
 }
 
-// What incremental maintenance keeps equals a full build from the log,
-// after a random stream of events, field changes and time passing.
+// What incremental maintenance keeps equals the rules evaluated from the
+// event log (PreviewSegment) and a build of copies, after a random stream of
+// events, field changes and time passing. Midway, segments with new keys are
+// saved (their states are completed lazily), and later two are deleted and
+// saved again (a key leaves the catalog and comes back, another one's needs
+// change twice).
 func TestIncrementalSegmentsEqualRebuild(t *testing.T) {
 	const rules = `
   - name: %[1]swarm
@@ -216,6 +249,11 @@ func TestIncrementalSegmentsEqualRebuild(t *testing.T) {
   - name: %[1]slapsed
     rule: since("form_submitted") > "5d" and not segment("%[1]swarm")
 `
+	// Saved midway, one at a time: fr-clicks alone is built for French
+	// contacts only (the others are completed lazily, from every click they
+	// ever made); blog for everyone.
+	const frClicks = `segments: [{name: fr-clicks, rule: 'country == "FR" and count("email_clicked") >= 3'}]`
+	const blog = `segments: [{name: blog, rule: 'count("page_viewed", "30d", event.url contains "/blog") >= 1'}]`
 	events := 3000 // NURTURE_TEST_SEGMENT_EVENTS=100000 for the long run
 	if n, err := strconv.Atoi(os.Getenv("NURTURE_TEST_SEGMENT_EVENTS")); err == nil && n > 0 {
 		events = n
@@ -229,22 +267,67 @@ func TestIncrementalSegmentsEqualRebuild(t *testing.T) {
 		for i := range 40 {
 			ids = append(ids, newContact(t, s, contact.Input{Email: fmt.Sprintf("r%d@example.com", i), Country: []string{"FR", "BE", "DE"}[i%3]}))
 		}
-		urls := []string{"https://x.test/pricing", "https://x.test/blog", "https://x.test/pricing?a=1"}
+		views := []string{`{"url":"https://x.test/pricing"}`, `{"url":"https://x.test/blog"}`, `{"url":"https://x.test/pricing?a=1"}`,
+			`{"url":"https:\/\/x.test\/blog"}`, `{"url":"https://x.test/blog","ref":"https://x.test/pricing"}`}
+		// Every live segment's members are its rule evaluated from the log.
+		checkLog := func(when string) {
+			t.Helper()
+			list, err := s.Segments(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sg := range list {
+				live := members(t, s, sg.Name)
+				p, err := s.PreviewSegment(ctx, segment.Input{Rule: sg.Rule}, len(ids)+1)
+				if err != nil {
+					t.Fatalf("PreviewSegment(%s): %v", sg.Name, err)
+				}
+				if p.Count != int64(len(live)) || !slices.Equal(p.Sample, live) {
+					t.Errorf("%s: %s: incremental %v; from the log %v", when, sg.Name, live, p.Sample)
+				}
+				if when == "at the end" {
+					t.Logf("%s: %d members", sg.Name, len(live))
+				}
+			}
+		}
 		for n := range events {
+			switch n {
+			case events / 4:
+				checkLog("before new keys")
+				saveSegments(t, s, frClicks)
+				checkLog("after fr-clicks")
+			case events / 3:
+				saveSegments(t, s, blog)
+				checkLog("after blog")
+			case events / 2:
+				checkLog("before deletes")
+				deleteSegment(t, s, "blog")
+				deleteSegment(t, s, "fr-clicks")
+			case 2 * events / 3:
+				checkLog("before saving again")
+				saveSegments(t, s, frClicks)
+				checkLog("after saving fr-clicks again")
+			case 3 * events / 4:
+				saveSegments(t, s, blog)
+				checkLog("after saving blog again")
+			}
 			id := ids[rng.IntN(len(ids))]
 			switch k := rng.IntN(20); {
 			case k < 8:
-				send(t, s, clk, id, "page_viewed", fmt.Sprintf(`{"url":%q}`, urls[rng.IntN(len(urls))]))
+				send(t, s, clk, id, "page_viewed", views[rng.IntN(len(views))])
 			case k < 12:
 				send(t, s, clk, id, "email_clicked", "")
 			case k < 14:
 				send(t, s, clk, id, "form_submitted", `{"form":"newsletter"}`)
 			case k < 16:
 				in := contact.Input{Email: fmt.Sprintf("r%d@example.com", id-ids[0])}
-				if rng.IntN(2) == 0 {
+				switch rng.IntN(3) {
+				case 0:
 					in.Company = fmt.Sprintf("Co %d", n)
-				} else {
+				case 1:
 					in.Tags = []string{"vip"}
+				default:
+					in.Country = []string{"FR", "BE", "DE"}[rng.IntN(3)]
 				}
 				newContact(t, s, in)
 			default:
@@ -257,13 +340,13 @@ func TestIncrementalSegmentsEqualRebuild(t *testing.T) {
 			}
 		}
 		fireAll(t, s)
+		checkLog("at the end")
 		saveSegments(t, s, "segments:"+fmt.Sprintf(rules, "copy-"))
 		for _, name := range []string{"warm", "quiet", "fr-engaged", "lapsed"} {
 			live, rebuilt := members(t, s, name), members(t, s, "copy-"+name)
 			if !slices.Equal(live, rebuilt) {
 				t.Errorf("%s: incremental %v; rebuilt %v", name, live, rebuilt)
 			}
-			t.Logf("%s: %d members", name, len(live))
 		}
 	})
 }
