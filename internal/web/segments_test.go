@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -960,6 +961,35 @@ func TestSegmentRoutesAreDocumented(t *testing.T) {
 			if !slices.Contains(ops, want) {
 				t.Errorf("OpenAPI document has no operation %s", want)
 			}
+		}
+	})
+}
+
+// Creates of one name racing each other: one is created, the others are
+// told the name is taken, whatever their order.
+func TestSegmentCreatesRacingForOneName(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, a *api) {
+		const n = 8
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r := a.do(t, "POST", "/api/v1/segments", map[string]any{"name": "raced", "rule": fmt.Sprintf(`potential_value > %d`, i)})
+				codes <- r.Status
+			})
+		}
+		wg.Wait()
+		close(codes)
+		count := map[int]int{}
+		for c := range codes {
+			count[c]++
+		}
+		if count[http.StatusCreated] != 1 || count[http.StatusConflict] != n-1 {
+			t.Errorf("statuses = %v; want one 201 and %d 409", count, n-1)
+		}
+		if s := a.segment(t, "raced"); s.Version != 1 {
+			t.Errorf("raced = %+v; want version 1 only", s)
 		}
 	})
 }
