@@ -119,15 +119,7 @@ func newContact(t *testing.T, s *store.Store, in contact.Input) int64 {
 // send appends one event at the clock's time and returns its id.
 func send(t *testing.T, s *store.Store, clk *clock.Fake, id int64, typ, props string) int64 {
 	t.Helper()
-	in := store.EventInput{ContactID: id, Type: typ, OccurredAt: clk.Now(), Source: "api"}
-	if props != "" {
-		in.Properties = json.RawMessage(props)
-	}
-	r := s.AppendEvents(ctx, []store.EventInput{in})
-	if r[0].Err != nil {
-		t.Fatalf("append %s to contact %d: %v", typ, id, r[0].Err)
-	}
-	return r[0].EventID
+	return sendAt(t, s, id, typ, props, clk.Now())
 }
 
 const pricingView = `{"url":"https://x.test/pricing"}`
