@@ -1,0 +1,210 @@
+// Package message renders the content of the messages Nurture sends: a
+// template in Liquid (subject, HTML body, text body) applied to a contact.
+// It is pure: no database, no network.
+package message
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"regexp"
+	"strings"
+
+	"github.com/k3a/html2text"
+	"github.com/osteele/liquid"
+
+	"github.com/nurturehq/nurture/internal/contact"
+)
+
+// Template is a message's content. Subject is for email; Text, when
+// empty, is made from the HTML.
+type Template struct {
+	Subject string
+	HTML    string
+	Text    string
+}
+
+// Rendered is a template applied to a contact.
+type Rendered struct {
+	Subject string
+	HTML    string
+	Text    string
+}
+
+// Problem is one thing wrong with a template: the part (subject, html,
+// text), the line in it, and why.
+type Problem struct {
+	Part   string `json:"part"`
+	Line   int    `json:"line,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Error lists every problem of a template.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Part
+		if p.Line > 0 {
+			parts[i] += fmt.Sprintf(" line %d", p.Line)
+		}
+		parts[i] += ": " + p.Reason
+	}
+	return "template: " + strings.Join(parts, "; ")
+}
+
+// Limits of a template's parts, in bytes.
+const (
+	MaxSubject = 998 // RFC 5322's line length
+	MaxBody    = 512 << 10
+)
+
+// Check parses each part and renders it for a contact with every field
+// set, so that a syntax error or a variable that does not exist
+// (contact.frist_name) is reported with its part and line. extra names the
+// variables the sender adds (unsubscribe_url…).
+func Check(t Template, extra ...string) error {
+	var problems []Problem
+	c := sampleContact()
+	// Custom fields are free-form: any the template names exists here.
+	for _, src := range []string{t.Subject, t.HTML, t.Text} {
+		for _, m := range customRE.FindAllStringSubmatch(src, -1) {
+			c.CustomFields[m[1]+m[2]] = "x"
+		}
+	}
+	sample := bindings(c, false)
+	for _, name := range extra {
+		sample[name] = "x"
+	}
+	for _, p := range []struct{ name, src string }{{"subject", t.Subject}, {"html", t.HTML}, {"text", t.Text}} {
+		limit := MaxBody
+		if p.name == "subject" {
+			limit = MaxSubject
+		}
+		if len(p.src) > limit {
+			problems = append(problems, Problem{Part: p.name, Reason: fmt.Sprintf("longer than %d bytes", limit)})
+			continue
+		}
+		if p.name == "subject" && strings.ContainsAny(p.src, "\r\n") {
+			problems = append(problems, Problem{Part: p.name, Reason: "a subject is one line"})
+			continue
+		}
+		if _, err := render(strict, p.src, sample); err != nil {
+			problems = append(problems, problem(p.name, err))
+		}
+	}
+	if strings.TrimSpace(t.HTML) == "" && strings.TrimSpace(t.Text) == "" {
+		problems = append(problems, Problem{Part: "html", Reason: "a message needs an HTML or a text body"})
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+// Render applies a template to a contact. Contact data is HTML-escaped in
+// the HTML body (a contact named <script> reads as text); extra values are
+// the sender's own (links it made) and are not escaped.
+func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, error) {
+	var out Rendered
+	var err error
+	plain := bindings(c, false)
+	escaped := bindings(c, true)
+	for k, v := range extra {
+		plain[k], escaped[k] = v, v
+	}
+	if out.Subject, err = render(lax, t.Subject, plain); err != nil {
+		return out, &Error{Problems: []Problem{problem("subject", err)}}
+	}
+	out.Subject = strings.Join(strings.Fields(out.Subject), " ") // no header injection through data
+	if out.HTML, err = render(lax, t.HTML, escaped); err != nil {
+		return out, &Error{Problems: []Problem{problem("html", err)}}
+	}
+	if t.Text != "" {
+		if out.Text, err = render(lax, t.Text, plain); err != nil {
+			return out, &Error{Problems: []Problem{problem("text", err)}}
+		}
+	} else if out.HTML != "" {
+		out.Text = strings.TrimSpace(html2text.HTML2TextWithOptions(out.HTML, html2text.WithLinksInnerText()))
+	}
+	return out, nil
+}
+
+// strict checks templates: a variable that does not exist is an error.
+// lax renders them: a custom field a contact lacks is empty.
+var (
+	strict = func() *liquid.Engine {
+		e := liquid.NewEngine()
+		e.StrictVariables()
+		return e
+	}()
+	lax      = liquid.NewEngine()
+	customRE = regexp.MustCompile(`contact\.custom\.([A-Za-z0-9_]+)|contact\.custom\[["']([^"']+)["']\]`)
+)
+
+func render(e *liquid.Engine, src string, b map[string]any) (string, error) {
+	if src == "" {
+		return "", nil
+	}
+	return e.ParseAndRenderString(src, b)
+}
+
+// liquidPrefix is how the engine starts its messages ("Liquid error (line
+// 2): …"); its line numbers count from 0.
+var liquidPrefix = regexp.MustCompile(`^Liquid error( \(line \d+\))?: `)
+
+func problem(part string, err error) Problem {
+	p := Problem{Part: part, Reason: liquidPrefix.ReplaceAllString(err.Error(), "")}
+	var se liquid.SourceError
+	if errors.As(err, &se) {
+		p.Line = se.LineNumber() + 1
+	}
+	return p
+}
+
+// bindings are the variables a template sees: contact.FIELD for every
+// contact field (empty when not set, so that a misspelt name is an error
+// and not an empty string), contact.custom.KEY, contact.tags.
+func bindings(c *contact.Contact, escape bool) map[string]any {
+	s := func(v string) string {
+		if escape {
+			return html.EscapeString(v)
+		}
+		return v
+	}
+	num := func(p *float64) any {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	tags := make([]any, len(c.Tags))
+	for i, t := range c.Tags {
+		tags[i] = s(t)
+	}
+	custom := map[string]any{}
+	for k, v := range c.CustomFields {
+		if str, ok := v.(string); ok {
+			v = s(str)
+		}
+		custom[k] = v
+	}
+	return map[string]any{"contact": map[string]any{
+		"id": c.ID, "email": s(c.Email), "phone": s(c.Phone), "first_name": s(c.FirstName), "last_name": s(c.LastName),
+		"company": s(c.Company), "role": s(c.Role), "country": s(c.Country), "time_zone": s(c.TimeZone),
+		"source": s(c.Source), "offer": s(c.Offer), "persona": s(c.Persona), "request_type": s(c.RequestType),
+		"urgency": s(c.Urgency), "status": s(c.Status), "lifecycle": s(c.Lifecycle), "owner": s(c.Owner),
+		"next_step": s(c.NextStep), "potential_value": num(c.PotentialValue), "budget": num(c.Budget),
+		"tags": tags, "custom": custom,
+	}}
+}
+
+// sampleContact has every field set, for Check.
+func sampleContact() *contact.Contact {
+	v := 1.0
+	return &contact.Contact{ID: 1, Email: "ada@example.com", Phone: "+33600000000", FirstName: "Ada", LastName: "Lovelace",
+		Company: "Acme", Role: "CTO", Country: "FR", TimeZone: "Europe/Paris", Source: "website", Offer: "audit",
+		Persona: "tech", RequestType: "demo", Urgency: "high", Status: "new", Lifecycle: "lead", Owner: "sam",
+		NextStep: "call", PotentialValue: &v, Budget: &v, Tags: []string{"vip"}, CustomFields: map[string]any{}}
+}

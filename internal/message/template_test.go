@@ -1,0 +1,108 @@
+package message
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nurturehq/nurture/internal/contact"
+)
+
+func TestRenderPersonalisesWithFallbacks(t *testing.T) {
+	tpl := Template{
+		Subject: `{{ contact.first_name | default: "there" }}, your {{ contact.offer }} audit`,
+		HTML:    `<p>Hello {{ contact.first_name | default: "there" }} from {{ contact.company }}</p>{% if contact.custom.plan == "pro" %}<p>Pro tips</p>{% endif %}<a href="{{ unsubscribe_url }}">Unsubscribe</a>`,
+	}
+	if err := Check(tpl, "unsubscribe_url"); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	ada := &contact.Contact{FirstName: "Ada", Company: "Acme", Offer: "SEO", CustomFields: map[string]any{"plan": "pro"}}
+	got, err := Render(tpl, ada, map[string]any{"unsubscribe_url": "https://n.test/u/tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != "Ada, your SEO audit" {
+		t.Errorf("subject = %q", got.Subject)
+	}
+	if !strings.Contains(got.HTML, "Hello Ada from Acme") || !strings.Contains(got.HTML, "Pro tips") || !strings.Contains(got.HTML, `href="https://n.test/u/tok"`) {
+		t.Errorf("html = %q", got.HTML)
+	}
+	if !strings.Contains(got.Text, "Hello Ada from Acme") || strings.Contains(got.Text, "<p>") {
+		t.Errorf("text made from the html = %q", got.Text)
+	}
+	anon, err := Render(tpl, &contact.Contact{}, map[string]any{"unsubscribe_url": "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(anon.Subject, "there, your") || strings.Contains(anon.HTML, "Pro tips") {
+		t.Errorf("a contact with no name or plan: %+v", anon)
+	}
+}
+
+func TestRenderEscapesContactDataInHTMLOnly(t *testing.T) {
+	tpl := Template{Subject: "Hi {{ contact.first_name }}", HTML: "<p>Hi {{ contact.first_name }} {{ contact.custom.note }} {{ contact.tags | join: \",\" }}</p>", Text: "Hi {{ contact.first_name }}"}
+	evil := &contact.Contact{FirstName: `<script>alert(1)</script>`, Tags: []string{"<b>"}, CustomFields: map[string]any{"note": `"><img src=x>`}}
+	got, err := Render(tpl, evil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got.HTML, "<script>") || strings.Contains(got.HTML, "<img") || strings.Contains(got.HTML, "<b>") {
+		t.Errorf("html = %q; want contact data escaped", got.HTML)
+	}
+	if !strings.Contains(got.HTML, "&lt;script&gt;") {
+		t.Errorf("html = %q; want the name shown as text", got.HTML)
+	}
+	if got.Text != "Hi <script>alert(1)</script>" {
+		t.Errorf("text = %q; want the name as written", got.Text)
+	}
+}
+
+func TestRenderKeepsTheSubjectOnOneLine(t *testing.T) {
+	got, err := Render(Template{Subject: "Hi {{ contact.first_name }}", Text: "x"}, &contact.Contact{FirstName: "Ada\r\nBcc: all@example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(got.Subject, "\r\n") || got.Subject != "Hi Ada Bcc: all@example.com" {
+		t.Errorf("subject = %q; want one line", got.Subject)
+	}
+}
+
+func TestCheckReportsEveryProblemWithItsPlace(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tpl  Template
+		want []string // part names and words the problems must hold
+	}{
+		{"unknown variable", Template{Subject: "Hi {{ contact.frist_name }}", Text: "x"}, []string{"subject", "frist_name"}},
+		{"syntax", Template{HTML: "<p>\n{% if contact.country == \"FR\" %}Bonjour</p>"}, []string{"html", "if"}},
+		{"unknown filter", Template{Text: "{{ contact.email | shout }}"}, []string{"text", "shout"}},
+		{"unknown extra", Template{Text: "{{ unsubscribe_url }}"}, []string{"text", "unsubscribe_url"}},
+		{"no body", Template{Subject: "Hi"}, []string{"html", "body"}},
+		{"two-line subject", Template{Subject: "a\nb", Text: "x"}, []string{"subject", "one line"}},
+		{"oversized", Template{Text: strings.Repeat("x", MaxBody+1)}, []string{"text", "longer"}},
+		{"several at once", Template{Subject: "{{ contact.nope }}", HTML: "{% for %}", Text: "{{ a.b }}"}, []string{"subject", "html", "text"}},
+	} {
+		err := Check(c.tpl)
+		var te *Error
+		if !errors.As(err, &te) {
+			t.Errorf("%s: err = %v; want an *Error", c.name, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v; want it to name %q", c.name, err, w)
+			}
+		}
+	}
+	if err := Check(Template{HTML: "<p>{{ contact.custom.plan | default: \"free\" }}</p>"}); err != nil {
+		t.Errorf("a custom field: %v; custom fields are free-form", err)
+	}
+}
+
+func TestCheckGivesTheLine(t *testing.T) {
+	err := Check(Template{HTML: "<p>one</p>\n<p>two</p>\n<p>{{ contact.nope }}</p>"})
+	var te *Error
+	if !errors.As(err, &te) || te.Problems[0].Line != 3 {
+		t.Errorf("err = %#v; want line 3", err)
+	}
+}
