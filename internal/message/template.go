@@ -26,9 +26,9 @@ type Template struct {
 
 // Rendered is a template applied to a contact.
 type Rendered struct {
-	Subject string
-	HTML    string
-	Text    string
+	Subject string `json:"subject,omitempty"`
+	HTML    string `json:"html,omitempty"`
+	Text    string `json:"text"`
 }
 
 // Problem is one thing wrong with a template: the part (subject, html,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/message"
 	"github.com/nurturehq/nurture/internal/score"
 	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
@@ -36,7 +37,12 @@ func (s *Server) problem(err error, prefix string) error {
 	var conflict *contact.ConflictError
 	var doc *score.DocumentError
 	var seg *segment.Error
+	var tpl *message.Error
 	switch {
+	case errors.As(err, &tpl):
+		return templateProblem(tpl)
+	case errors.Is(err, store.ErrTemplateNotFound):
+		return huma.Error404NotFound("template not found")
 	case errors.As(err, &doc):
 		return documentProblem(doc)
 	case errors.As(err, &seg):

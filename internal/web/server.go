@@ -88,6 +88,7 @@ func New(cfg Config) *Server {
 	s.registerScoring(api)
 	s.registerPipeline(api)
 	s.registerSegments(api)
+	s.registerTemplates(api)
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
