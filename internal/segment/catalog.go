@@ -29,6 +29,7 @@ type Catalog struct {
 	readers  map[string][]int // segment → the segments that read it
 	tracked  map[string][]*behaviour
 	trackAll []*behaviour
+	keyed    map[string]*behaviour // trackAll by key
 	timed    []matcher // every count and since condition, for NextChange
 }
 
@@ -120,6 +121,7 @@ func NewCatalog(defs []Def) (*Catalog, error) {
 			m.depth, m.window, m.ever = max(m.depth, b.depth), max(m.window, b.window), m.ever || b.ever
 		}
 	}
+	c.keyed = merged
 	return c, nil
 }
 
@@ -335,10 +337,8 @@ func (c *Catalog) Index(name string) int {
 	return -1
 }
 
-// KeysOf reports whether a behaviour key tracks events of this type.
-func KeysOf(key, eventType string) bool {
-	return len(key) > len(eventType) && key[:len(eventType)] == eventType && key[len(eventType)] == 0
-}
+// TracksKey reports whether some segment reads a behaviour key.
+func (c *Catalog) TracksKey(key string) bool { return c.keyed[key] != nil }
 
 // Change is a segment a contact entered or left.
 type Change struct {

@@ -1578,9 +1578,12 @@ func TestCatalogLookups(t *testing.T) {
 	st := &segment.State{}
 	cat.Observe(st, pageView(base, "https://x.test/pricing"), base)
 	for key := range st.Times {
-		if !segment.KeysOf(key, "page_viewed") || segment.KeysOf(key, "page") || segment.KeysOf(key, "page_viewed_x") {
-			t.Errorf("KeysOf(%q) is wrong", key)
+		if !cat.TracksKey(key) || !slices.Contains(cat.Keys(), key) {
+			t.Errorf("observed key %q is not one the catalog tracks", key)
 		}
+	}
+	if cat.TracksKey("page_viewed\x00nothing") {
+		t.Error("TracksKey says yes to a key no segment reads")
 	}
 	// EvaluateSkipping leaves a segment alone, and so its readers.
 	members := map[string]bool{}

@@ -197,13 +197,10 @@ func (r *segRow) rebuild(cat *segment.Catalog, keys []string, events []segment.E
 			delete(r.Times, key)
 		}
 	}
-	if len(r.Times) > 0 {
-		tracked := cat.Keys()
-		for key := range r.Times {
-			if !slices.Contains(tracked, key) {
-				delete(r.Times, key)
-				changed = true
-			}
+	for key := range r.Times {
+		if !cat.TracksKey(key) {
+			delete(r.Times, key)
+			changed = true
 		}
 	}
 	return changed

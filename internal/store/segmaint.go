@@ -768,7 +768,7 @@ func (s *Store) PreviewSegment(ctx context.Context, in segment.Input, sample int
 			return out, s.dbErr("preview", err)
 		}
 		var scores map[int64]map[string]int
-		if len(comp.Fields) > 0 && slices.ContainsFunc(comp.Fields, func(f string) bool { return strings.HasPrefix(f, "score.") }) {
+		if slices.ContainsFunc(comp.Fields, func(f string) bool { return strings.HasPrefix(f, "score.") }) {
 			if scores, err = readScoreValues(q, after, last); err != nil {
 				return out, s.dbErr("preview", err)
 			}
