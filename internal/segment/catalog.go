@@ -30,7 +30,7 @@ type Catalog struct {
 	tracked  map[string][]*behaviour
 	trackAll []*behaviour
 	keyed    map[string]*behaviour // trackAll by key
-	timed    []matcher // every count and since condition, for NextChange
+	timed    []matcher             // every count and since condition, for NextChange
 }
 
 // NewCatalog orders the segments by their dependencies and builds the
