@@ -116,3 +116,15 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("email belongs to contact %d and phone to contact %d", e.EmailContact, e.PhoneContact)
 }
+
+// Address is where a channel reaches the contact: the email for email, the
+// phone for SMS and WhatsApp; "" when the contact has none.
+func (c *Contact) Address(channel string) string {
+	switch channel {
+	case "email":
+		return c.Email
+	case "sms", "whatsapp":
+		return c.Phone
+	}
+	return ""
+}

@@ -107,6 +107,46 @@ func Check(t Template, extra ...string) error {
 // the HTML body (a contact named <script> reads as text); extra values are
 // the sender's own (links it made) and are not escaped.
 func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, error) {
+	ct, err := Compile(t)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return ct.Render(c, extra)
+}
+
+// Compiled is a template parsed once, to render for many contacts; it is
+// safe for concurrent use.
+type Compiled struct {
+	subject, html, text *liquid.Template
+}
+
+// Compile parses a template for Render.
+func Compile(t Template) (*Compiled, error) {
+	var ct Compiled
+	var problems []Problem
+	for _, p := range []struct {
+		part string
+		src  string
+		dst  **liquid.Template
+	}{{"subject", t.Subject, &ct.subject}, {"html", t.HTML, &ct.html}, {"text", t.Text, &ct.text}} {
+		if p.src == "" {
+			continue
+		}
+		tpl, err := lax.ParseString(p.src)
+		if err != nil {
+			problems = append(problems, problem(p.part, err))
+			continue
+		}
+		*p.dst = tpl
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return &ct, nil
+}
+
+// Render applies the template to a contact (see the Render function).
+func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, error) {
 	var out Rendered
 	var err error
 	plain := bindings(c, false)
@@ -114,21 +154,34 @@ func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, err
 	for k, v := range extra {
 		plain[k], escaped[k] = v, v
 	}
-	if out.Subject, err = render(lax, t.Subject, plain); err != nil {
+	if out.Subject, err = renderTpl(ct.subject, plain); err != nil {
 		return out, &Error{Problems: []Problem{problem("subject", err)}}
 	}
 	out.Subject = strings.Join(strings.Fields(out.Subject), " ") // no header injection through data
-	if out.HTML, err = render(lax, t.HTML, escaped); err != nil {
+	if out.HTML, err = renderTpl(ct.html, escaped); err != nil {
 		return out, &Error{Problems: []Problem{problem("html", err)}}
 	}
-	if t.Text != "" {
-		if out.Text, err = render(lax, t.Text, plain); err != nil {
+	if ct.text != nil {
+		if out.Text, err = renderTpl(ct.text, plain); err != nil {
 			return out, &Error{Problems: []Problem{problem("text", err)}}
 		}
 	} else if out.HTML != "" {
-		out.Text = strings.TrimSpace(html2text.HTML2TextWithOptions(out.HTML, html2text.WithLinksInnerText()))
+		out.Text = TextFromHTML(out.HTML)
 	}
 	return out, nil
+}
+
+// TextFromHTML is the text part made from an HTML body: links as
+// "text <url>", paragraphs kept.
+func TextFromHTML(h string) string {
+	return strings.TrimSpace(html2text.HTML2TextWithOptions(h, html2text.WithLinksInnerText()))
+}
+
+func renderTpl(t *liquid.Template, b map[string]any) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	return t.RenderString(b)
 }
 
 // strict checks templates: a variable that does not exist is an error.

@@ -131,3 +131,12 @@ func (s *Store) ExportContact(ctx context.Context, id int64) (Export, error) {
 	}
 	return Export{Contact: c, Consents: ledger, Events: evs, Score: sc, Tasks: tasks, BANT: bant, ExportedAt: s.now()}, nil
 }
+
+// Key derives a 32-byte key for one purpose ("tracking", "message-id"…)
+// from the instance secret: every node of an installation derives the same
+// keys, and no two purposes share one. It needs Migrate to have run.
+func (s *Store) Key(purpose string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("nurture key: " + purpose))
+	return m.Sum(nil)
+}

@@ -72,6 +72,8 @@ type Store struct {
 	rules   rulesCache
 	states  *stateCache // SQLite: recent contacts' scoring states (see scorebuf.go)
 	segs    segmentsCache
+	// versions caches template versions, which never change once written.
+	versions sync.Map
 }
 
 // dialect is the small seam between the two databases.

@@ -1,0 +1,504 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+)
+
+// Message kinds. Transactional messages (a receipt, a booking confirmation,
+// a double opt-in link) go to unsubscribed contacts; marketing ones do not.
+const (
+	KindMarketing     = "marketing"
+	KindTransactional = "transactional"
+)
+
+// Message statuses.
+const (
+	MessageQueued     = "queued"     // waiting for its due time
+	MessageSending    = "sending"    // claimed by a worker, lease running
+	MessageSent       = "sent"       // the provider accepted it
+	MessageFailed     = "failed"     // permanently refused, or retried too long
+	MessageSuppressed = "suppressed" // consent or the suppression list stopped it
+	MessageInDoubt    = "in_doubt"   // its worker died while sending: it may or may not have gone
+)
+
+// Errors of the outbox.
+var (
+	ErrMessageNotFound = errors.New("message not found")
+	ErrChannelMismatch = errors.New("the template is not for this channel")
+)
+
+// MessageInput is a message to queue for a contact.
+type MessageInput struct {
+	ContactID int64
+	Template  string
+	Kind      string // marketing or transactional
+	Source    string // who asked: "api", "journey:warm-lead"…
+	List      string // List-Id label (a journey, a newsletter), optional
+	Topic     string // subscription topic, optional
+	// IdempotencyKey makes queueing the same message twice return the first.
+	IdempotencyKey string
+	DueAt          time.Time // zero: now
+}
+
+// Message is a row of the outbox.
+type Message struct {
+	ID              int64      `json:"id"`
+	ContactID       int64      `json:"contact_id"`
+	Channel         string     `json:"channel"`
+	Kind            string     `json:"kind"`
+	Template        string     `json:"template"`
+	TemplateVersion int        `json:"template_version"`
+	Source          string     `json:"source"`
+	List            string     `json:"list,omitempty"`
+	Topic           string     `json:"topic,omitempty"`
+	Status          string     `json:"status"`
+	Attempts        int        `json:"attempts"`
+	Reply           string     `json:"reply,omitempty"`
+	DueAt           time.Time  `json:"due_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	SentAt          *time.Time `json:"sent_at,omitempty"`
+	Opens           int        `json:"-"`
+	Duplicate       bool       `json:"-"`
+}
+
+const messageColumns = `id, contact_id, channel, kind, template, template_version, source, list, topic, status,
+	attempts, reply, due_at, created_at, sent_at`
+
+func scanMessage(row scanner) (Message, error) {
+	var m Message
+	var list, topic, reply sql.NullString
+	var due, created int64
+	var sent sql.NullInt64
+	err := row.Scan(&m.ID, &m.ContactID, &m.Channel, &m.Kind, &m.Template, &m.TemplateVersion, &m.Source,
+		&list, &topic, &m.Status, &m.Attempts, &reply, &due, &created, &sent)
+	if err != nil {
+		return m, err
+	}
+	m.List, m.Topic, m.Reply = list.String, topic.String, reply.String
+	m.DueAt, m.CreatedAt = fromMS(due), fromMS(created)
+	if sent.Valid {
+		t := fromMS(sent.Int64)
+		m.SentAt = &t
+	}
+	return m, nil
+}
+
+// QueueMessage puts a message for a live contact in the outbox, with the
+// template's version in force. The same IdempotencyKey returns the first
+// message (Duplicate set).
+func (s *Store) QueueMessage(ctx context.Context, in MessageInput) (Message, error) {
+	var out Message
+	err := s.writer.doKeyed(idKey(in.ContactID), func(t *tx) error {
+		var err error
+		out, err = t.queueMessage(in, t.s.now())
+		return err
+	})
+	return out, err
+}
+
+// queueMessage is QueueMessage inside a transaction: journeys and the
+// first-contact rule queue in the transaction of the change that decided.
+func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
+	if in.Kind != KindMarketing && in.Kind != KindTransactional {
+		return Message{}, fmt.Errorf("message kind %q: want marketing or transactional", in.Kind)
+	}
+	var live int64
+	err := t.queryRow("SELECT id FROM contacts WHERE id = ? AND erased_at IS NULL"+t.s.d.forKeyShare, in.ContactID).Scan(&live)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, contact.ErrNotFound
+	} else if err != nil {
+		return Message{}, err
+	}
+	tp, err := getTemplate(t.queryRow, in.Template)
+	if err != nil {
+		return Message{}, err
+	}
+	due := in.DueAt
+	if due.IsZero() {
+		due = now
+	}
+	var key any
+	if in.IdempotencyKey != "" {
+		key = in.IdempotencyKey
+	}
+	row := t.queryRow(`INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
+		status, template, source, list, topic, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING `+messageColumns,
+		in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
+		in.Source, null(in.List), null(in.Topic), key)
+	m, err := scanMessage(row)
+	if errors.Is(err, sql.ErrNoRows) && key != nil {
+		m, err = scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE idempotency_key = ?", key))
+		m.Duplicate = true
+	}
+	return m, err
+}
+
+// GetMessage returns one message of the outbox.
+func (s *Store) GetMessage(ctx context.Context, id int64) (Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, s.q("SELECT "+messageColumns+" FROM outbox WHERE id = ?"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrMessageNotFound
+	}
+	return m, s.dbErr("read message", err)
+}
+
+// MessagesParams filters ListMessages.
+type MessagesParams struct {
+	ContactID int64  // 0: every contact
+	Status    string // "": every status
+	After     int64  // id cursor: messages with a smaller id (newest first)
+	Limit     int
+}
+
+// ListMessages lists messages, newest first.
+func (s *Store) ListMessages(ctx context.Context, p MessagesParams) ([]Message, error) {
+	q := "SELECT " + messageColumns + " FROM outbox WHERE 1 = 1"
+	var args []any
+	if p.ContactID != 0 {
+		q += " AND contact_id = ?"
+		args = append(args, p.ContactID)
+	}
+	if p.Status != "" {
+		q += " AND status = ?"
+		args = append(args, p.Status)
+	}
+	if p.After > 0 {
+		q += " AND id < ?"
+		args = append(args, p.After)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, p.Limit)
+	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, s.dbErr("list messages", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, s.dbErr("list messages", err)
+		}
+		out = append(out, m)
+	}
+	return out, s.dbErr("list messages", rows.Err())
+}
+
+// Outgoing is a claimed message with what a worker needs to send it: the
+// contact, the template version, the consents in force and any suppression
+// of the contact's address, all read after the claim.
+type Outgoing struct {
+	Message
+	Contact    contact.Contact
+	Content    TemplateVersion
+	Consents   []contact.Consent
+	Suppressed *Suppression // nil: the address is not suppressed
+}
+
+// ClaimParams says what a worker takes.
+type ClaimParams struct {
+	Channels []string
+	Limit    int
+	// Lease is how long the worker has to report; past it the message is
+	// in doubt (see RecoverLeases). Longer than a send can take.
+	Lease time.Duration
+}
+
+// ClaimMessages takes due queued messages for a worker: their status becomes
+// sending, their attempt count goes up by one (the attempt is the fence
+// CompleteMessages checks), and their lease starts.
+func (s *Store) ClaimMessages(ctx context.Context, p ClaimParams) ([]Outgoing, error) {
+	if len(p.Channels) == 0 || p.Limit <= 0 {
+		return nil, nil
+	}
+	var claimed []Message
+	err := s.writer.do1(func(t *tx) error {
+		claimed = claimed[:0]
+		now := t.s.now()
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(p.Channels)), ", ")
+		args := []any{MessageSending, ms(now.Add(p.Lease)), ms(now), MessageQueued, ms(now)}
+		for _, c := range p.Channels {
+			args = append(args, c)
+		}
+		args = append(args, p.Limit)
+		skip := ""
+		if t.s.d.name == "postgres" {
+			skip = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := t.query(`UPDATE outbox SET status = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id IN (SELECT id FROM outbox WHERE status = ? AND due_at <= ? AND channel IN (`+marks+`)
+			ORDER BY due_at, id LIMIT ?`+skip+`) RETURNING `+messageColumns, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, m)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(claimed) == 0 {
+		return nil, s.dbErr("claim messages", err)
+	}
+	return s.outgoing(ctx, claimed)
+}
+
+// outgoing reads what the claimed messages need, a few statements for the
+// whole batch.
+func (s *Store) outgoing(ctx context.Context, claimed []Message) ([]Outgoing, error) {
+	out := make([]Outgoing, len(claimed))
+	byContact := map[int64][]int{}
+	var ids []any
+	for i, m := range claimed {
+		out[i].Message = m
+		if _, ok := byContact[m.ContactID]; !ok {
+			ids = append(ids, m.ContactID)
+		}
+		byContact[m.ContactID] = append(byContact[m.ContactID], i)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+contactColumns+" FROM contacts WHERE id IN ("+marks+")"), ids...)
+	if err != nil {
+		return nil, s.dbErr("read contacts to send to", err)
+	}
+	found := map[int64]bool{}
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			rows.Close()
+			return nil, s.dbErr("read contacts to send to", err)
+		}
+		found[c.ID] = true
+		for _, i := range byContact[c.ID] {
+			out[i].Contact = c
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("read contacts to send to", err)
+	}
+	rows, err = s.r.QueryContext(ctx, s.q(`SELECT contact_id, id, channel, purpose, status, source, wording_version, ip, occurred_at
+		FROM consents WHERE contact_id IN (`+marks+`) ORDER BY contact_id, id`), ids...)
+	if err != nil {
+		return nil, s.dbErr("read consents to send", err)
+	}
+	ledgers := map[int64][]contact.Consent{}
+	for rows.Next() {
+		var cid int64
+		var c contact.Consent
+		var wording, ip nullString
+		var at int64
+		if err := rows.Scan(&cid, &c.ID, &c.Channel, &c.Purpose, &c.Status, &c.Source, &wording, &ip, &at); err != nil {
+			rows.Close()
+			return nil, s.dbErr("read consents to send", err)
+		}
+		c.WordingVersion, c.IP, c.OccurredAt = string(wording), string(ip), fromMS(at)
+		ledgers[cid] = append(ledgers[cid], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("read consents to send", err)
+	}
+	versions := map[string]TemplateVersion{}
+	for i := range out {
+		m := &out[i]
+		m.Consents = contact.CurrentConsents(ledgers[m.ContactID])
+		key := fmt.Sprintf("%s\x00%d", m.Template, m.TemplateVersion)
+		v, ok := versions[key]
+		if !ok {
+			v, err = s.templateVersion(ctx, m.Template, m.TemplateVersion)
+			if err != nil {
+				return nil, err
+			}
+			versions[key] = v
+		}
+		m.Content = v
+		if !found[m.ContactID] {
+			m.Contact.ID = m.ContactID // erased since it was queued: no address, the worker suppresses it
+			continue
+		}
+		if addr := m.Contact.Address(m.Channel); addr != "" {
+			m.Suppressed, err = s.suppression(ctx, m.Channel, addr)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// templateVersion reads one version of a template. Versions never change,
+// so they are cached.
+func (s *Store) templateVersion(ctx context.Context, name string, version int) (TemplateVersion, error) {
+	key := fmt.Sprintf("%s\x00%d", name, version)
+	if v, ok := s.versions.Load(key); ok {
+		return v.(TemplateVersion), nil
+	}
+	var v TemplateVersion
+	var subject, html, text, by sql.NullString
+	var at int64
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT v.version, v.subject, v.html, v.text, v.created_by, v.created_at
+		FROM template_versions v JOIN templates t ON t.id = v.template_id WHERE t.name = ? AND v.version = ?`),
+		name, version).Scan(&v.Version, &subject, &html, &text, &by, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, fmt.Errorf("template %q version %d: %w", name, version, ErrTemplateNotFound)
+	} else if err != nil {
+		return v, s.dbErr("read template version", err)
+	}
+	v.Subject, v.HTML, v.Text, v.CreatedBy, v.CreatedAt = subject.String, html.String, text.String, by.String, fromMS(at)
+	s.versions.Store(key, v)
+	return v, nil
+}
+
+// Outcome is what became of a claimed message.
+type Outcome struct {
+	ID      int64
+	Attempt int    // Message.Attempts as claimed: a stale worker's report is ignored
+	Status  string // sent, failed, suppressed, or queued to retry at RetryAt
+	Reply   string // the server's reply or the reason
+	Code    int    // the provider's error code, if any
+	RetryAt time.Time
+	// Event is the type of the event that records the outcome
+	// (email_sent, email_failed, email_suppressed, email_deferred…).
+	Event string
+	// Properties are added to the event's (message, template, kind).
+	Properties map[string]any
+}
+
+// CompleteMessages records outcomes, each in its contact's order with its
+// event. A report for a message no longer held by that attempt is ignored.
+func (s *Store) CompleteMessages(ctx context.Context, outs []Outcome) error {
+	reqs := make([]*request, 0, len(outs))
+	for _, o := range outs {
+		reqs = append(reqs, newRequest("", func(t *tx) error { return t.completeMessage(o) }))
+	}
+	for _, err := range s.writer.submitAll(reqs) {
+		if err != nil {
+			return s.dbErr("record message outcomes", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) completeMessage(o Outcome) error {
+	now := t.s.now()
+	var sent, due any
+	due = nil
+	switch o.Status {
+	case MessageSent:
+		sent = ms(now)
+	case MessageQueued:
+		due = ms(o.RetryAt)
+	case MessageFailed, MessageSuppressed:
+	default:
+		return fmt.Errorf("message outcome %q is not one", o.Status)
+	}
+	row := t.queryRow(`UPDATE outbox SET status = ?, reply = ?, sent_at = COALESCE(?, sent_at), due_at = COALESCE(?, due_at),
+		lease_until = NULL, updated_at = ?
+		WHERE id = ? AND attempts = ? AND status IN (?, ?) RETURNING contact_id, channel, kind, template, source`,
+		o.Status, null(bound(o.Reply, 1000)), sent, due, ms(now), o.ID, o.Attempt, MessageSending, MessageInDoubt)
+	var contactID int64
+	var channel, kind, template, source string
+	if err := row.Scan(&contactID, &channel, &kind, &template, &source); errors.Is(err, sql.ErrNoRows) {
+		return nil // another attempt holds it now
+	} else if err != nil {
+		return err
+	}
+	if o.Event == "" {
+		return nil
+	}
+	props := map[string]any{"message": o.ID, "template": template, "kind": kind}
+	for k, v := range o.Properties {
+		props[k] = v
+	}
+	return t.appendSystemEvent(contactID, o.Event, "outbox", now, props)
+}
+
+func bound(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+// RecoverLeases marks in doubt the messages whose worker let the lease run
+// out (it crashed, or lost the database while sending): they may have gone
+// out or not. They are not sent again on their own; each gets an
+// <channel>_in_doubt event and waits for RetryMessage or the operator.
+func (s *Store) RecoverLeases(ctx context.Context) (int, error) {
+	var n int
+	err := s.writer.do1(func(t *tx) error {
+		n = 0
+		now := t.s.now()
+		rows, err := t.query(`UPDATE outbox SET status = ?, reply = ?, updated_at = ?
+			WHERE status = ? AND lease_until < ? RETURNING id, contact_id, channel, template, kind`,
+			MessageInDoubt, "the worker sending it stopped before reporting", ms(now), MessageSending, ms(now))
+		if err != nil {
+			return err
+		}
+		type doubt struct {
+			id, contact             int64
+			channel, template, kind string
+		}
+		var ds []doubt
+		for rows.Next() {
+			var d doubt
+			if err := rows.Scan(&d.id, &d.contact, &d.channel, &d.template, &d.kind); err != nil {
+				rows.Close()
+				return err
+			}
+			ds = append(ds, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			props := map[string]any{"message": d.id, "template": d.template, "kind": d.kind}
+			if err := t.appendSystemEvent(d.contact, d.channel+"_in_doubt", "outbox", now, props); err != nil {
+				return err
+			}
+		}
+		n = len(ds)
+		return nil
+	})
+	return n, s.dbErr("recover message leases", err)
+}
+
+// RetryMessage queues again a failed or in-doubt message (an operator's
+// decision: an in-doubt one may then arrive twice).
+func (s *Store) RetryMessage(ctx context.Context, id int64) (Message, error) {
+	var m Message
+	err := s.writer.do1(func(t *tx) error {
+		now := t.s.now()
+		var err error
+		m, err = scanMessage(t.queryRow(`UPDATE outbox SET status = ?, due_at = ?, updated_at = ?, lease_until = NULL
+			WHERE id = ? AND status IN (?, ?) RETURNING `+messageColumns,
+			MessageQueued, ms(now), ms(now), id, MessageFailed, MessageInDoubt))
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE id = ?", id)); errors.Is(err, sql.ErrNoRows) {
+				return ErrMessageNotFound
+			}
+			return ErrMessageNotRetryable
+		}
+		return err
+	})
+	return m, err
+}
+
+// ErrMessageNotRetryable means only failed and in-doubt messages can be retried.
+var ErrMessageNotRetryable = errors.New("only failed and in-doubt messages can be retried")
