@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +25,12 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/nurturehq/nurture/internal/channel/email"
 	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/dispatch"
 	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
+	"github.com/nurturehq/nurture/internal/track"
 	"github.com/nurturehq/nurture/internal/web"
 )
 
@@ -95,6 +99,9 @@ type CLI struct {
 		List    SegmentsListCmd    `cmd:"" help:"List the segments with their member counts."`
 		Show    SegmentsShowCmd    `cmd:"" help:"Print a segment (or, with no name or --default, the segments shipped with Nurture)."`
 	} `cmd:"" help:"Segments."`
+	Hooks struct {
+		Secret HooksSecretCmd `cmd:"" help:"Print the secret that signs what is posted to /hooks/email/* (Nurture-Signature)."`
+	} `cmd:"" help:"Inbound hooks (bounces, complaints, replies)."`
 	Bench BenchCmd `cmd:"" help:"Measure ingest speed and storage on a throwaway database."`
 }
 
@@ -138,6 +145,8 @@ type ServeCmd struct {
 	Addr          string        `name:"addr" env:"NURTURE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
 	DefaultRegion string        `name:"default-region" env:"NURTURE_DEFAULT_REGION" help:"ISO country used to read phone numbers without +prefix when the contact has no country."`
 	ShutdownGrace time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
+	MailFlags     `embed:""`
+	SMSFlags      `embed:""`
 }
 
 // Run serves until SIGINT or SIGTERM, then drains: stop accepting, finish
@@ -167,8 +176,35 @@ func (c *ServeCmd) Run(g *Globals) error {
 		st.Close()
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	public, err := c.publicURL(ln.Addr().String())
+	var mailer *dispatch.Email
+	var pool *email.Pool
+	var signer *track.Signer
+	var texter *dispatch.SMS
+	if err == nil {
+		mailer, pool, signer, err = c.mailer(st, public)
+	}
+	if err == nil {
+		texter, err = c.texter(public)
+	}
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return err
+	}
+	if pool != nil {
+		defer pool.Close()
+	}
+	if mailer == nil {
+		log.Warn("no SMTP relay (NURTURE_SMTP_URL): email waits in the outbox")
+	}
+	var sender *dispatch.Dispatcher
+	if mailer != nil || texter != nil {
+		sender = dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter})
+	}
 	srv := &http.Server{
-		Handler:           web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version}),
+		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer,
+			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
@@ -181,7 +217,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	fmt.Fprintf(g.stdout, "API reference: http://%s/api/v1/openapi.json\n", ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "version", version)
 
-	stopWorkers := startWorkers(st, log)
+	stopWorkers := startWorkers(st, log, sender)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

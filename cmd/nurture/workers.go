@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nurturehq/nurture/internal/dispatch"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
@@ -14,14 +15,21 @@ const (
 	timerPoll = time.Second
 	jobPoll   = 2 * time.Second
 	timerBulk = 500
+	// outboxPoll is how soon retries and messages queued by other nodes go;
+	// this node's own messages wake its dispatcher at once.
+	outboxPoll = time.Second
 )
 
 // startWorkers runs the background work of a node: due timers (inactivity
-// decay) and jobs (rescores). Every node runs them; the store makes sharing
-// safe. The returned function stops them and waits.
-func startWorkers(st *store.Store, log *slog.Logger) (stop func()) {
+// decay), jobs (rescores) and, when it has one, the dispatcher delivering
+// the outbox. Every node runs them; the store makes sharing safe. The
+// returned function stops them and waits.
+func startWorkers(st *store.Store, log *slog.Logger, sender *dispatch.Dispatcher) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	if sender != nil {
+		wg.Go(func() { sender.Run(ctx, outboxPoll) })
+	}
 	loop := func(name string, poll time.Duration, work func(context.Context) (more bool, err error)) {
 		wg.Add(1)
 		go func() {

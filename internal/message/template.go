@@ -118,6 +118,7 @@ func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, err
 // safe for concurrent use.
 type Compiled struct {
 	subject, html, text *liquid.Template
+	derived             bool // text was made from the HTML template
 }
 
 // Compile parses a template for Render.
@@ -142,6 +143,15 @@ func Compile(t Template) (*Compiled, error) {
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
+	if ct.text == nil && ct.html != nil {
+		// The text part is made from the HTML once, as a template, rather
+		// than from every rendered HTML body: html2text costs as much as
+		// rendering. Liquid in the HTML (outside tags) survives as text; if
+		// the conversion breaks it, each message's HTML is converted instead.
+		if tpl, err := lax.ParseString(TextFromHTML(t.HTML)); err == nil {
+			ct.text, ct.derived = tpl, true
+		}
+	}
 	return &ct, nil
 }
 
@@ -164,6 +174,9 @@ func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, 
 	if ct.text != nil {
 		if out.Text, err = renderTpl(ct.text, plain); err != nil {
 			return out, &Error{Problems: []Problem{problem("text", err)}}
+		}
+		if ct.derived {
+			out.Text = strings.TrimSpace(out.Text)
 		}
 	} else if out.HTML != "" {
 		out.Text = TextFromHTML(out.HTML)

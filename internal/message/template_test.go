@@ -106,3 +106,36 @@ func TestCheckGivesTheLine(t *testing.T) {
 		t.Errorf("err = %#v; want line 3", err)
 	}
 }
+
+// The text part made from the HTML template once reads like the text made
+// from each rendered HTML body.
+func TestDerivedTextMatchesRenderedHTML(t *testing.T) {
+	c := sampleContactForTest()
+	for _, src := range []string{
+		`<p>Hello {{ contact.first_name | default: "there" }},</p><p>See <a href="https://acme.test/x?a=1&amp;b=2">the guide</a>.</p>`,
+		`<h1>News</h1><ul><li>{{ contact.company }}</li><li>Two</li></ul>{% if contact.country == "FR" %}<p>Bonjour</p>{% endif %}`,
+		`<table><tr><td>{{ contact.first_name }}</td><td>{{ contact.last_name }}</td></tr></table><a href="{{ unsubscribe_url }}">Unsubscribe</a>`,
+	} {
+		ct, err := Compile(Template{Subject: "s", HTML: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ct.derived {
+			t.Errorf("%q: the text template was not derived", src)
+		}
+		extra := map[string]any{"unsubscribe_url": "https://n.test/u/tok"}
+		got, err := ct.Render(c, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := TextFromHTML(got.HTML); got.Text != want {
+			t.Errorf("derived text:\n%q\nper-message text:\n%q", got.Text, want)
+		}
+	}
+}
+
+func sampleContactForTest() *contact.Contact {
+	c := sampleContact()
+	c.FirstName, c.Company = "Ada", "Acme & Co"
+	return c
+}

@@ -100,7 +100,22 @@ func (s *Store) QueueMessage(ctx context.Context, in MessageInput) (Message, err
 		out, err = t.queueMessage(in, t.s.now())
 		return err
 	})
+	if err == nil {
+		s.wakeOutbox()
+	}
 	return out, err
+}
+
+// Queued is signalled (without blocking, coalesced) after messages are
+// queued by this process, so its dispatcher sends them at once rather than
+// at its next poll.
+func (s *Store) Queued() <-chan struct{} { return s.queued }
+
+func (s *Store) wakeOutbox() {
+	select {
+	case s.queued <- struct{}{}:
+	default:
+	}
 }
 
 // queueMessage is QueueMessage inside a transaction: journeys and the

@@ -60,9 +60,32 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 			"DELETE FROM timers WHERE contact_id = ?",
 			"DELETE FROM bant WHERE contact_id = ?",
 			"UPDATE tasks SET outcome = NULL, title = kind WHERE contact_id = ?",
+			"UPDATE outbox SET reply = NULL WHERE contact_id = ?",
 		} {
 			if _, err := t.exec(q, id); err != nil {
 				return err
+			}
+		}
+		// The suppression list keeps the addresses, as keyed hashes only:
+		// a new contact with the same address is still never written to.
+		for _, a := range []struct {
+			channels []string
+			addr     string
+		}{
+			{[]string{ChannelEmail}, c.Email}, {[]string{ChannelSMS, ChannelWhatsApp}, c.Phone}} {
+			if a.addr == "" {
+				continue
+			}
+			if _, err := t.exec("DELETE FROM soft_bounces WHERE address = ?", a.addr); err != nil {
+				return err
+			}
+			for _, ch := range a.channels {
+				if _, err := t.exec("DELETE FROM suppressions WHERE channel = ? AND address = ?", ch, a.addr); err != nil {
+					return err
+				}
+				if _, err := t.suppress(SuppressInput{Channel: ch, Address: a.addr, Reason: SuppressErased, Source: source}, now); err != nil {
+					return err
+				}
 			}
 		}
 		return t.appendSystemEvent(id, event.ContactErased, source, now, nil)

@@ -74,6 +74,7 @@ type Store struct {
 	segs    segmentsCache
 	// versions caches template versions, which never change once written.
 	versions sync.Map
+	queued   chan struct{} // see Queued
 }
 
 // dialect is the small seam between the two databases.
@@ -107,7 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Store{clock: cfg.Clock, log: cfg.Logger}
+	s := &Store{clock: cfg.Clock, log: cfg.Logger, queued: make(chan struct{}, 1)}
 	var err error
 	switch {
 	case IsPostgres(cfg.DatabaseURL):

@@ -179,16 +179,21 @@ func (s *Store) Unsuppress(ctx context.Context, channel, addr string) error {
 
 // SuppressionsParams pages through the list.
 type SuppressionsParams struct {
-	Channel string // "": all
-	Reason  string // "": all
-	After   string // address cursor
-	Limit   int
+	Channel      string // "": all
+	Reason       string // "": all
+	After        string // cursor: the last address of the previous page…
+	AfterChannel string // …and its channel (one number can be listed for sms and whatsapp)
+	Limit        int
 }
 
 // Suppressions lists the suppression list in address order.
 func (s *Store) Suppressions(ctx context.Context, p SuppressionsParams) ([]Suppression, error) {
 	q := "SELECT " + suppressionColumns + " FROM suppressions WHERE address > ?"
 	args := []any{p.After}
+	if p.AfterChannel != "" {
+		q = "SELECT " + suppressionColumns + " FROM suppressions WHERE (address > ? OR address = ? AND channel > ?)"
+		args = []any{p.After, p.After, p.AfterChannel}
+	}
 	if p.Channel != "" {
 		q += " AND channel = ?"
 		args = append(args, p.Channel)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
+	"github.com/nurturehq/nurture/internal/track"
 	"github.com/nurturehq/nurture/internal/web"
 )
 
@@ -24,10 +26,11 @@ var ctx = context.Background()
 
 // api is a real HTTP server over a fresh store, with a live API key.
 type api struct {
-	st  *store.Store
-	clk *clock.Fake
-	srv *httptest.Server
-	key string
+	st   *store.Store
+	clk  *clock.Fake
+	srv  *httptest.Server
+	key  string
+	sign *track.Signer // signs the tokens of the public endpoints
 }
 
 // each runs fn against a server on every database storetest offers: SQLite
@@ -41,14 +44,22 @@ func each(t *testing.T, fn func(t *testing.T, a *api)) {
 
 func newAPI(t *testing.T, st *store.Store, clk *clock.Fake) *api {
 	t.Helper()
-	srv := httptest.NewServer(web.New(web.Config{Store: st, Clock: clk, DefaultRegion: "FR",
-		Logger: slog.New(slog.DiscardHandler)}))
+	sign, err := track.NewSigner(st.Key("tracking"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = web.New(web.Config{Store: st, Clock: clk, DefaultRegion: "FR",
+		Logger: slog.New(slog.DiscardHandler), Signer: sign, PublicURL: "http://" + srv.Listener.Addr().String(),
+		HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: twilioToken, SMSHelp: "Acme: reply STOP to opt out.",
+		SNSCert: snsCert})
+	srv.Start()
 	t.Cleanup(srv.Close)
 	key, _, err := st.CreateAPIKey(ctx, "test")
 	if err != nil {
 		t.Fatalf("CreateAPIKey: %v", err)
 	}
-	return &api{st: st, clk: clk, srv: srv, key: key}
+	return &api{st: st, clk: clk, srv: srv, key: key, sign: sign}
 }
 
 // response is an HTTP answer with its body read and, when it is JSON, decoded.

@@ -41,6 +41,10 @@ func (s *Server) problem(err error, prefix string) error {
 	switch {
 	case errors.As(err, &tpl):
 		return templateProblem(tpl)
+	case errors.Is(err, store.ErrMessageNotFound):
+		return huma.Error404NotFound("message not found")
+	case errors.Is(err, store.ErrMessageNotRetryable):
+		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, store.ErrTemplateNotFound):
 		return huma.Error404NotFound("template not found")
 	case errors.As(err, &doc):

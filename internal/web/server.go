@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/store"
+	"github.com/nurturehq/nurture/internal/track"
 )
 
 // Config is what the handler needs. Store is required; the rest have defaults.
@@ -33,6 +35,21 @@ type Config struct {
 	DefaultRegion string
 	// Version is reported in the OpenAPI document.
 	Version string
+	// Signer checks the tokens of the public links in messages (tracking,
+	// unsubscribe, preferences); nil turns those endpoints off.
+	Signer *track.Signer
+	// PublicURL is where providers reach this server: callbacks' signatures
+	// cover the URL they called.
+	PublicURL string
+	// HookSecret signs what Nurture's own inbound hooks receive
+	// (Nurture-Signature); nil turns them off.
+	HookSecret []byte
+	// TwilioToken checks Twilio's callback signatures; empty turns the
+	// Twilio hooks off. SMSHelp answers a HELP text.
+	TwilioToken, SMSHelp string
+	// SNSCert fetches (and should cache) the certificate an Amazon SNS
+	// message names; nil: fetched over HTTPS from the allowed AWS hosts.
+	SNSCert func(ctx context.Context, url string) (*x509.Certificate, error)
 }
 
 // Server is the HTTP handler.
@@ -44,6 +61,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
+	// snsCerts caches Amazon SNS signing certificates.
+	snsCerts snsCerts
 }
 
 // Request body limits. A contact is small; a batch holds up to 1,000 events.
@@ -89,6 +108,9 @@ func New(cfg Config) *Server {
 	s.registerPipeline(api)
 	s.registerSegments(api)
 	s.registerTemplates(api)
+	s.registerMessages(api)
+	s.registerPublic()
+	s.registerHooks()
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

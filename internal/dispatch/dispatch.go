@@ -1,0 +1,278 @@
+// Package dispatch delivers the outbox: it claims due messages, checks
+// consent and the suppression list at send time, renders them, hands them
+// to the channel's sender, and records every outcome as an event. Temporary
+// failures retry with backoff; a message is never sent twice by Nurture,
+// except one in flight when its worker died, which is reported in doubt.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/clock"
+	"github.com/nurturehq/nurture/internal/message"
+	"github.com/nurturehq/nurture/internal/store"
+)
+
+// Config is what a Dispatcher needs. Store is required.
+type Config struct {
+	Store  *store.Store
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Email sends email; nil leaves email messages queued.
+	Email *Email
+	// SMS sends SMS and WhatsApp messages; nil leaves them queued.
+	SMS *SMS
+	// Batch is how many messages one claim takes (default 200).
+	Batch int
+	// Concurrency is how many messages are in flight at once (default 16).
+	Concurrency int
+	// Lease is how long a worker has to report a claimed message before it
+	// is in doubt (default 5 minutes; longer than any send takes).
+	Lease time.Duration
+	// MaxAge is how long temporary failures are retried (default 24 h).
+	MaxAge time.Duration
+}
+
+// Dispatcher delivers the outbox. Several may run, in one process or in
+// several sharing a database: claims never overlap.
+type Dispatcher struct {
+	cfg       Config
+	st        *store.Store
+	clock     clock.Clock
+	log       *slog.Logger
+	templates sync.Map // template name + version → *message.Compiled
+}
+
+// New returns a Dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 200
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 24 * time.Hour
+	}
+	return &Dispatcher{cfg: cfg, st: cfg.Store, clock: cfg.Clock, log: cfg.Logger}
+}
+
+// channels are the channels this dispatcher can send.
+func (d *Dispatcher) channels() []string {
+	var out []string
+	if d.cfg.Email != nil {
+		out = append(out, store.ChannelEmail)
+	}
+	if d.cfg.SMS != nil && d.cfg.SMS.From != "" {
+		out = append(out, store.ChannelSMS)
+	}
+	if d.cfg.SMS != nil && d.cfg.SMS.WhatsAppFrom != "" {
+		out = append(out, store.ChannelWhatsApp)
+	}
+	return out
+}
+
+// Once claims one batch, sends it and records the outcomes. It returns how
+// many messages it handled.
+func (d *Dispatcher) Once(ctx context.Context) (int, error) {
+	batch, err := d.claim(ctx)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	return len(batch), d.record(ctx, d.send(ctx, batch))
+}
+
+// Drain sends until nothing is due. Each batch is sent while the outcomes
+// of the one before are being recorded.
+func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
+	total := 0
+	var pending chan error
+	wait := func() error {
+		if pending == nil {
+			return nil
+		}
+		err := <-pending
+		pending = nil
+		return err
+	}
+	for {
+		batch, err := d.claim(ctx)
+		if err != nil || len(batch) == 0 {
+			return total, errors.Join(err, wait())
+		}
+		outs := d.send(ctx, batch)
+		if err := wait(); err != nil {
+			// Still record this batch: what went out must be marked.
+			return total, errors.Join(err, d.record(ctx, outs))
+		}
+		total += len(batch)
+		pending = make(chan error, 1)
+		go func() { pending <- d.record(ctx, outs) }()
+		if len(batch) < d.cfg.Batch {
+			return total, wait()
+		}
+	}
+}
+
+func (d *Dispatcher) claim(ctx context.Context) ([]store.Outgoing, error) {
+	return d.st.ClaimMessages(ctx, store.ClaimParams{Channels: d.channels(), Limit: d.cfg.Batch, Lease: d.cfg.Lease})
+}
+
+// send delivers a batch, Concurrency messages at a time.
+func (d *Dispatcher) send(ctx context.Context, batch []store.Outgoing) []store.Outcome {
+	outs := make([]store.Outcome, len(batch))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(d.cfg.Concurrency, len(batch)) {
+		wg.Go(func() {
+			for i := range work {
+				outs[i] = d.deliver(ctx, &batch[i])
+			}
+		})
+	}
+	for i := range batch {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return outs
+}
+
+// record stores outcomes even when ctx ended (shutdown): what went out must
+// be marked, or it would be in doubt.
+func (d *Dispatcher) record(ctx context.Context, outs []store.Outcome) error {
+	return d.st.CompleteMessages(context.WithoutCancel(ctx), outs)
+}
+
+// Run sends until ctx ends. Between empty claims it sleeps until messages
+// are queued in this process or poll passes (for retries, and for messages
+// other nodes queued); it recovers expired leases every minute.
+func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) {
+	lastRecover := time.Time{}
+	for ctx.Err() == nil {
+		if now := d.clock.Now(); now.Sub(lastRecover) >= time.Minute {
+			lastRecover = now
+			if n, err := d.st.RecoverLeases(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("recover message leases", "err", err)
+			} else if n > 0 {
+				d.log.Warn("messages in doubt: their worker stopped while sending", "count", n)
+			}
+		}
+		if _, err := d.Drain(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("dispatch", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.st.Queued():
+		case <-time.After(poll):
+		}
+	}
+}
+
+// deliver sends one message and says what became of it.
+func (d *Dispatcher) deliver(ctx context.Context, m *store.Outgoing) store.Outcome {
+	out := store.Outcome{ID: m.ID, Attempt: m.Attempts}
+	if ok, reason := Allowed(m); !ok {
+		out.Status, out.Reply, out.Event = store.MessageSuppressed, reason, m.Channel+"_suppressed"
+		out.Properties = map[string]any{"reason": reason}
+		return out
+	}
+	var err error
+	var until time.Time
+	var props map[string]any
+	switch m.Channel {
+	case store.ChannelEmail:
+		out.Reply, err = d.sendEmail(ctx, m)
+	case store.ChannelSMS, store.ChannelWhatsApp:
+		out.Reply, until, props, err = d.sendSMS(ctx, m)
+	default:
+		err = &Failure{Reason: ReasonUnknownChannel}
+	}
+	if !until.IsZero() && err == nil {
+		out.Status, out.Event, out.RetryAt = store.MessageQueued, m.Channel+"_deferred", until
+		out.Reply = "quiet hours in the contact's time zone"
+		out.Properties = map[string]any{"reason": out.Reply, "retry_at": until.UTC().Format(time.RFC3339)}
+		return out
+	}
+	if err == nil {
+		out.Status, out.Event, out.Properties = store.MessageSent, m.Channel+"_sent", props
+		return out
+	}
+	var f *Failure
+	if !errors.As(err, &f) {
+		// ctx ended or something unexpected: try again later.
+		f = &Failure{Temporary: true, Reason: err.Error()}
+	}
+	out.Reply, out.Code = f.Reason, f.Code
+	if props == nil {
+		props = map[string]any{}
+	}
+	props["reason"] = f.Reason
+	if f.Code != 0 {
+		props["code"] = f.Code
+	}
+	out.Properties = props
+	now := d.clock.Now()
+	if f.Temporary && now.Sub(m.CreatedAt) < d.cfg.MaxAge {
+		out.Status, out.Event = store.MessageQueued, m.Channel+"_deferred"
+		out.RetryAt = now.Add(Backoff(m.Attempts))
+		props["retry_at"] = out.RetryAt.UTC().Format(time.RFC3339)
+		return out
+	}
+	if f.Temporary {
+		out.Reply = "gave up after " + d.cfg.MaxAge.String() + ": " + f.Reason
+		props["reason"] = out.Reply
+	}
+	out.Status, out.Event = store.MessageFailed, m.Channel+"_failed"
+	return out
+}
+
+// Failure is why a send did not go.
+type Failure struct {
+	Temporary bool
+	Code      int // the provider's code (an SMTP reply code, an HTTP status)
+	Reason    string
+}
+
+func (f *Failure) Error() string { return f.Reason }
+
+// Backoff is the wait before retry n+1 after n failed attempts: 1, 2, 4 …
+// minutes, at most 2 hours. With the default MaxAge that is about 15
+// attempts over 24 hours.
+func Backoff(attempts int) time.Duration {
+	if attempts < 1 {
+		attempts = 1
+	}
+	if attempts > 8 {
+		return 2 * time.Hour
+	}
+	return min(time.Minute<<(attempts-1), 2*time.Hour)
+}
+
+// compiled returns the parsed template of a message, parsed once per version.
+func (d *Dispatcher) compiled(m *store.Outgoing) (*message.Compiled, error) {
+	key := fmt.Sprintf("%s\x00%d", m.Template, m.TemplateVersion)
+	if v, ok := d.templates.Load(key); ok {
+		return v.(*message.Compiled), nil
+	}
+	ct, err := message.Compile(message.Template{Subject: m.Content.Subject, HTML: m.Content.HTML, Text: m.Content.Text})
+	if err != nil {
+		return nil, err
+	}
+	d.templates.Store(key, ct)
+	return ct, nil
+}

@@ -1,0 +1,191 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"html"
+	"mime"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nurturehq/nurture/internal/channel/email"
+	"github.com/nurturehq/nurture/internal/store"
+	"github.com/nurturehq/nurture/internal/track"
+)
+
+// Email is the email channel's configuration.
+type Email struct {
+	// Relay hands messages to an SMTP server.
+	Relay Relay
+	// Builder makes the MIME (and signs it with the sending domain's DKIM key).
+	Builder *email.Builder
+	// Marketing and Transactional are the From addresses of each kind of
+	// message: keeping them apart keeps a marketing complaint rate off
+	// receipts and confirmations.
+	Marketing, Transactional email.Address
+	// ReturnPath is the envelope sender, where bounces go; default the From.
+	ReturnPath string
+	// PublicURL is where recipients reach Nurture (https://nurture.example.com):
+	// tracked links, the open pixel, unsubscribe and preference pages.
+	PublicURL string
+	// Signer signs the tokens of those links.
+	Signer *track.Signer
+	// UnsubscribeMailto is the address of the List-Unsubscribe mailto
+	// ("unsubscribe@example.com"); empty leaves only the https one.
+	UnsubscribeMailto string
+	// ListDomain ends List-Id values (<label.list-domain>); default the
+	// marketing From domain.
+	ListDomain string
+	// Tracking turns on the open pixel and click redirects.
+	Tracking bool
+}
+
+// Relay is what sends a built message: *email.Pool.
+type Relay interface {
+	Send(ctx context.Context, from, to string, data []byte) (string, error)
+}
+
+// Public paths (see web): what the links in a message point to.
+const (
+	PathOpen        = "/t/o/"
+	PathClick       = "/t/c/"
+	PathUnsubscribe = "/u/"
+	PathPreferences = "/p/"
+)
+
+func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, error) {
+	e := d.cfg.Email
+	msg, err := d.composeEmail(m)
+	if err != nil {
+		return "", err
+	}
+	data, err := e.Builder.Build(msg)
+	if err != nil {
+		return "", &Failure{Reason: "build message: " + err.Error()}
+	}
+	from := e.ReturnPath
+	if from == "" {
+		from = msg.From.Addr
+	}
+	reply, err := e.Relay.Send(ctx, from, msg.To.Addr, data)
+	if err != nil {
+		var se *email.SendError
+		if errors.As(err, &se) {
+			return "", &Failure{Temporary: se.Temporary, Code: se.Code, Reason: se.Reply}
+		}
+		return "", err
+	}
+	return reply, nil
+}
+
+// composeEmail renders a message for its contact, with its links.
+func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
+	e := d.cfg.Email
+	c := &m.Contact
+	base := strings.TrimSuffix(e.PublicURL, "/")
+	unsubURL := base + PathUnsubscribe + e.Signer.Unsubscribe(c.ID, m.ID)
+	prefsURL := base + PathPreferences + e.Signer.Preferences(c.ID)
+	ct, err := d.compiled(m)
+	if err != nil {
+		return nil, &Failure{Reason: "template: " + err.Error()}
+	}
+	r, err := ct.Render(c, map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": ""})
+	if err != nil {
+		return nil, &Failure{Reason: "render: " + err.Error()}
+	}
+	msg := &email.Message{
+		ID:      "m-" + strconv.FormatInt(m.ID, 10),
+		From:    e.Marketing,
+		To:      email.Address{Name: strings.TrimSpace(c.FirstName + " " + c.LastName), Addr: c.Email},
+		Subject: r.Subject,
+		HTML:    r.HTML,
+		Text:    r.Text,
+		Date:    d.clock.Now(),
+	}
+	if c.EmailDisplay != "" && strings.EqualFold(c.EmailDisplay, c.Email) {
+		msg.To.Addr = c.EmailDisplay
+	}
+	if m.Kind == store.KindTransactional {
+		msg.From = e.Transactional
+		return msg, nil
+	}
+	// Marketing: one-click unsubscribe in the headers and a visible link
+	// in the body, added when the template has none.
+	msg.UnsubscribeURL = unsubURL
+	if e.UnsubscribeMailto != "" {
+		msg.UnsubscribeMailto = "mailto:" + e.UnsubscribeMailto + "?subject=" + url.QueryEscape("unsubscribe "+e.Signer.Unsubscribe(c.ID, m.ID))
+	}
+	if m.List != "" {
+		domain := e.ListDomain
+		if domain == "" {
+			domain = e.Marketing.Domain()
+		}
+		msg.ListID = listID(m.List, domain)
+	}
+	if msg.HTML != "" && !strings.Contains(msg.HTML, html.EscapeString(unsubURL)) && !strings.Contains(msg.HTML, unsubURL) {
+		msg.HTML = addFooter(msg.HTML, `<p style="font-size:12px;color:#666">`+
+			`<a href="`+html.EscapeString(unsubURL)+`">Unsubscribe</a> · <a href="`+html.EscapeString(prefsURL)+`">Preferences</a></p>`)
+	}
+	if !strings.Contains(msg.Text, unsubURL) {
+		msg.Text += "\n\n--\nUnsubscribe: " + unsubURL + "\nPreferences: " + prefsURL + "\n"
+	}
+	if e.Tracking && msg.HTML != "" && !slices.Contains(c.Tags, store.PrefNoTracking) {
+		own := base + "/"
+		tracked, err := track.Rewrite(msg.HTML, func(href string) (string, bool) {
+			if strings.HasPrefix(href, own) {
+				return "", false // our own unsubscribe and preference links
+			}
+			tok, err := e.Signer.Click(m.ID, href)
+			if err != nil {
+				return "", false
+			}
+			return base + PathClick + tok, true
+		})
+		if err == nil {
+			msg.HTML = track.AddPixel(tracked, base+PathOpen+e.Signer.Open(m.ID))
+		}
+	}
+	return msg, nil
+}
+
+// listID makes a List-Id (RFC 2919): "Label <label.domain>", the label
+// reduced to what a list id may hold.
+func listID(label, domain string) string {
+	var id strings.Builder
+	for _, r := range strings.ToLower(label) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			id.WriteRune(r)
+		case r == ' ' || r == '_' || r == '.' || r == ':':
+			id.WriteByte('-')
+		}
+	}
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '<' || r == '>' || r == '"' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, label)
+	s := strings.Trim(id.String(), "-")
+	if s == "" {
+		s = "list"
+	}
+	phrase := `"` + strings.ReplaceAll(name, `\`, "") + `"`
+	for _, r := range name {
+		if r > 0x7e {
+			phrase = mime.QEncoding.Encode("utf-8", name)
+			break
+		}
+	}
+	return phrase + " <" + s + "." + domain + ">"
+}
+
+// addFooter puts a block before </body>, or at the end.
+func addFooter(doc, block string) string {
+	if i := strings.LastIndex(strings.ToLower(doc), "</body>"); i >= 0 {
+		return doc[:i] + block + doc[i:]
+	}
+	return doc + block
+}
