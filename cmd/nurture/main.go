@@ -26,6 +26,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/nurturehq/nurture/internal/channel/email"
+	"github.com/nurturehq/nurture/internal/channel/webhook"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/dispatch"
 	"github.com/nurturehq/nurture/internal/segment"
@@ -142,11 +143,12 @@ func newLogger(w io.Writer) *slog.Logger {
 
 // ServeCmd runs the server.
 type ServeCmd struct {
-	Addr          string        `name:"addr" env:"NURTURE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
-	DefaultRegion string        `name:"default-region" env:"NURTURE_DEFAULT_REGION" help:"ISO country used to read phone numbers without +prefix when the contact has no country."`
-	ShutdownGrace time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
-	MailFlags     `embed:""`
-	SMSFlags      `embed:""`
+	Addr                 string        `name:"addr" env:"NURTURE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
+	DefaultRegion        string        `name:"default-region" env:"NURTURE_DEFAULT_REGION" help:"ISO country used to read phone numbers without +prefix when the contact has no country."`
+	ShutdownGrace        time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
+	WebhooksAllowPrivate bool          `name:"webhooks-allow-private" env:"NURTURE_WEBHOOKS_ALLOW_PRIVATE" help:"Let webhooks post to loopback and private addresses (development only)."`
+	MailFlags            `embed:""`
+	SMSFlags             `embed:""`
 }
 
 // Run serves until SIGINT or SIGTERM, then drains: stop accepting, finish
@@ -198,13 +200,15 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if mailer == nil {
 		log.Warn("no SMTP relay (NURTURE_SMTP_URL): email waits in the outbox")
 	}
-	var sender *dispatch.Dispatcher
-	if mailer != nil || texter != nil {
-		sender = dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter})
+	hooks := &webhook.Client{HTTP: &http.Client{Transport: webhook.PublicTransport()}, Clock: time.Now}
+	if c.WebhooksAllowPrivate {
+		hooks.HTTP = &http.Client{}
 	}
+	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks})
 	srv := &http.Server{
 		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer,
-			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp}),
+			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp,
+			AllowPrivateWebhooks: c.WebhooksAllowPrivate}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nurturehq/nurture/internal/channel/webhook"
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/message"
 	"github.com/nurturehq/nurture/internal/store"
@@ -27,6 +28,8 @@ type Config struct {
 	Email *Email
 	// SMS sends SMS and WhatsApp messages; nil leaves them queued.
 	SMS *SMS
+	// Webhooks posts events to subscribed URLs; nil leaves them queued.
+	Webhooks *webhook.Client
 	// Batch is how many messages one claim takes (default 200).
 	Batch int
 	// Concurrency is how many messages are in flight at once (default 16).
@@ -166,6 +169,9 @@ func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) {
 	for ctx.Err() == nil {
 		if now := d.clock.Now(); now.Sub(lastRecover) >= time.Minute {
 			lastRecover = now
+			if err := d.st.RecoverDeliveryLeases(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("recover webhook leases", "err", err)
+			}
 			if n, err := d.st.RecoverLeases(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("recover message leases", "err", err)
 			} else if n > 0 {
@@ -174,6 +180,9 @@ func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) {
 		}
 		if _, err := d.Drain(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("dispatch", "err", err)
+		}
+		if _, err := d.DrainWebhooks(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("webhooks", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -111,6 +111,9 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	// insert waits, then sees erased_at set and matches nothing.
 	err := t.queryRow(insertEventFrom+where+t.s.d.forKeyShare+onDuplicateKey, args...).Scan(&r.EventID, &r.ContactID)
 	if err == nil {
+		if err := t.fanOut(r.ContactID, r.EventID, in.Type, now); err != nil {
+			return r, err
+		}
 		return r, t.scoreEvent(r.ContactID, scoreEvent(r.EventID, in), nil)
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -139,6 +142,9 @@ func (t *tx) appendEvent(in EventInput) (AppendResult, error) {
 	r.ContactCreated = true
 	err = t.queryRow(insertEventFrom+"id = ?"+onDuplicateKey, append(args[:6], c.ID)...).Scan(&r.EventID, &r.ContactID)
 	if err != nil {
+		return r, err
+	}
+	if err := t.fanOut(r.ContactID, r.EventID, in.Type, now); err != nil {
 		return r, err
 	}
 	return r, t.scoreEvent(r.ContactID, scoreEvent(r.EventID, in), &c)
@@ -181,7 +187,10 @@ func (t *tx) systemEvent(contactID int64, typ, source string, now time.Time, pro
 	var id int64
 	err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, contactID, typ, ms(now), ms(now), source, p).Scan(&id)
-	return id, raw, err
+	if err != nil {
+		return 0, nil, err
+	}
+	return id, raw, t.fanOut(contactID, id, typ, now)
 }
 
 // TimelineCursor marks a place in a contact's timeline (newest first).

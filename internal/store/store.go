@@ -75,6 +75,7 @@ type Store struct {
 	// versions caches template versions, which never change once written.
 	versions sync.Map
 	queued   chan struct{} // see Queued
+	hooks    atomic.Pointer[hookSubs]
 }
 
 // dialect is the small seam between the two databases.

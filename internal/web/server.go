@@ -50,6 +50,9 @@ type Config struct {
 	// SNSCert fetches (and should cache) the certificate an Amazon SNS
 	// message names; nil: fetched over HTTPS from the allowed AWS hosts.
 	SNSCert func(ctx context.Context, url string) (*x509.Certificate, error)
+	// AllowPrivateWebhooks lets webhooks post to loopback and private
+	// addresses (development, tests); off, such URLs are refused.
+	AllowPrivateWebhooks bool
 }
 
 // Server is the HTTP handler.
@@ -109,6 +112,7 @@ func New(cfg Config) *Server {
 	s.registerSegments(api)
 	s.registerTemplates(api)
 	s.registerMessages(api)
+	s.registerWebhooks(api)
 	s.registerPublic()
 	s.registerHooks()
 
