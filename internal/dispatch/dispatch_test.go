@@ -294,8 +294,16 @@ func TestSendTimeChecks(t *testing.T) {
 				t.Errorf("%s %s: status %s (%s); want %s", tc.c.Email, tc.kind, m.Status, m.Reply, tc.status)
 			}
 		}
-		if n := r.smtp.Count(); n != 2 {
-			t.Errorf("server got %d; want the 2 transactional ones", n)
+		// The two transactional ones, and the double opt-in confirmation
+		// of the pending contact.
+		var confirmations int
+		for _, m := range r.smtp.Messages() {
+			if m.To[0] == "p@example.com" && bytes.Contains(m.Data, []byte("/c/")) {
+				confirmations++
+			}
+		}
+		if n := r.smtp.Count(); n != 3 || confirmations != 1 {
+			t.Errorf("server got %d (%d confirmations); want 2 transactional and 1 confirmation", n, confirmations)
 		}
 		if evs := r.events(t, bounced.ID); !slices.Contains(evs, "email_suppressed") {
 			t.Errorf("events = %v; want email_suppressed", evs)

@@ -53,6 +53,7 @@ const (
 	PathClick       = "/t/c/"
 	PathUnsubscribe = "/u/"
 	PathPreferences = "/p/"
+	PathConfirm     = "/c/"
 )
 
 func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, error) {
@@ -91,7 +92,8 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	if err != nil {
 		return nil, &Failure{Reason: "template: " + err.Error()}
 	}
-	r, err := ct.Render(c, map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": ""})
+	r, err := ct.Render(c, map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
+		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID)})
 	if err != nil {
 		return nil, &Failure{Reason: "render: " + err.Error()}
 	}

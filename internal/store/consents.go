@@ -70,6 +70,11 @@ func (t *tx) recordConsents(contactID int64, in []contact.ConsentInput, source s
 		if err := t.appendSystemEvent(contactID, event.ConsentChanged, source, now, props); err != nil {
 			return err
 		}
+		if c.Channel == ChannelEmail && c.Purpose == KindMarketing && c.Status == contact.ConsentPending {
+			if err := t.queueConfirmation(contactID, id, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -100,9 +100,6 @@ func (s *Store) QueueMessage(ctx context.Context, in MessageInput) (Message, err
 		out, err = t.queueMessage(in, t.s.now())
 		return err
 	})
-	if err == nil {
-		s.wakeOutbox()
-	}
 	return out, err
 }
 
@@ -151,6 +148,7 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 		in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
 		in.Source, null(in.List), null(in.Topic), key)
 	m, err := scanMessage(row)
+	t.queued = t.queued || err == nil
 	if errors.Is(err, sql.ErrNoRows) && key != nil {
 		m, err = scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE idempotency_key = ?", key))
 		m.Duplicate = true

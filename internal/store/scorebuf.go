@@ -258,6 +258,9 @@ func (t *tx) dropUnflushed() {
 // committed hands what the transaction wrote to the cache.
 func (t *tx) committed() {
 	t.publishEpochs()
+	if t.queued {
+		t.s.wakeOutbox()
+	}
 	if t.scores != nil && t.s.states != nil {
 		t.s.states.commit(t.scores.states, t.scores.written, t.scores.forgotten)
 	}

@@ -257,7 +257,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.loadSecret(ctx); err != nil {
 		return err
 	}
-	return s.seedRules(ctx)
+	if err := s.seedRules(ctx); err != nil {
+		return err
+	}
+	return s.seedTemplates(ctx)
 }
 
 // MigrationStatus is one migration and whether it is applied.

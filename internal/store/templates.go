@@ -18,7 +18,7 @@ const (
 
 // TemplateVariables are the variables senders add to every message, which
 // templates may use beside contact.*.
-var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url"}
+var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url"}
 
 // ErrTemplateNotFound means no template has that name.
 var ErrTemplateNotFound = errors.New("template not found")

@@ -179,7 +179,7 @@ func (t *tx) fanOut(contactID, eventID int64, typ string, at time.Time) error {
 			return err
 		}
 	}
-	t.s.wakeOutbox()
+	t.queued = true
 	return nil
 }
 

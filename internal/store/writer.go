@@ -373,6 +373,9 @@ type tx struct {
 	epochsOf *segCatalog
 	// created is the contacts it created.
 	created map[int64]bool
+	// queued says it queued messages or webhook deliveries: the dispatcher
+	// is woken when it commits.
+	queued bool
 	// locked is the contacts this transaction has locked for scoring (PostgreSQL).
 	locked map[int64]bool
 	// segRead is the segments this transaction read.

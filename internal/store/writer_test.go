@@ -18,7 +18,8 @@ func TestWriterReportsTransactionFailure(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.w.Close() // every transaction now fails to begin
+	before := s.WriteStats().Commits // Migrate saves the built-in templates
+	s.w.Close()                      // every transaction now fails to begin
 	defer s.writer.close()
 
 	if _, err := s.WriteContact(ctx, WriteContactParams{Input: contact.Input{Email: "a@example.com"}}); err == nil {
@@ -30,7 +31,7 @@ func TestWriterReportsTransactionFailure(t *testing.T) {
 			t.Errorf("op %d of a batch on a broken database returned no error", i)
 		}
 	}
-	if got := s.WriteStats().Commits; got != 0 {
+	if got := s.WriteStats().Commits - before; got != 0 {
 		t.Errorf("commits = %d; want 0", got)
 	}
 	if s.ErrorCount() == 0 {

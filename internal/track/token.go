@@ -27,6 +27,7 @@ const (
 	KindClick       Kind = 2 // tracked link: message and target URL
 	KindUnsubscribe Kind = 3 // one-click unsubscribe of a contact, from a message or not
 	KindPreferences Kind = 4 // a contact's preference page
+	KindConfirm     Kind = 5 // a double opt-in confirmation of a contact's consent
 )
 
 func (k Kind) String() string {
@@ -39,6 +40,8 @@ func (k Kind) String() string {
 		return "unsubscribe"
 	case KindPreferences:
 		return "preferences"
+	case KindConfirm:
+		return "confirm"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -148,6 +151,12 @@ func (s *Signer) Preferences(contact int64) string {
 	return s.seal(binary.AppendUvarint(head(KindPreferences), uint64(contact)))
 }
 
+// Confirm returns the token of contact's double opt-in confirmation link.
+// contact must be positive: the token of any other id does not parse.
+func (s *Signer) Confirm(contact int64) string {
+	return s.seal(binary.AppendUvarint(head(KindConfirm), uint64(contact)))
+}
+
 func head(k Kind) []byte {
 	b := make([]byte, 2, 32)
 	b[0], b[1] = version, byte(k)
@@ -220,7 +229,7 @@ func decode(b []byte) (Token, bool) {
 	case KindUnsubscribe:
 		t.Contact = r.id(false)
 		t.Message = r.id(true)
-	case KindPreferences:
+	case KindPreferences, KindConfirm:
 		t.Contact = r.id(false)
 	default:
 		return Token{}, false

@@ -36,6 +36,38 @@ func (s *Server) registerPublic() {
 	s.mux.HandleFunc("POST /u/{token}", s.unsubscribe)
 	s.mux.HandleFunc("GET /p/{token}", s.preferencesPage)
 	s.mux.HandleFunc("POST /p/{token}", s.savePreferences)
+	s.mux.HandleFunc("GET /c/{token}", s.confirm)
+	s.mux.HandleFunc("POST /c/{token}", s.confirm)
+}
+
+// confirm is the one click of a double opt-in. A person's GET confirms at
+// once; a link scanner's (by the machine-hit rules) gets a page with a
+// button instead, so a security gateway cannot subscribe anyone.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxPublicBody)); err != nil {
+			s.page(w, http.StatusRequestEntityTooLarge, "Not done", "The request was too large; nothing was changed.", nil)
+			return
+		}
+	}
+	tok, ok := s.token(r, track.KindConfirm)
+	if !ok {
+		s.page(w, http.StatusNotFound, "Link not valid", "This confirmation link is not valid. It may have been cut when it was copied.", nil)
+		return
+	}
+	if r.Method == http.MethodGet {
+		v := track.Classify(track.Hit{Kind: track.KindClick, UserAgent: r.UserAgent(), IP: clientIP(r), Method: r.Method, At: s.clock.Now()})
+		if v.Machine {
+			s.page(w, http.StatusOK, "Confirm your subscription", "One more click to confirm.", &form{Action: r.URL.Path, Button: "Confirm"})
+			return
+		}
+	}
+	if _, err := s.store.ConfirmSubscription(r.Context(), tok.Contact, clientIP(r).String()); err != nil {
+		s.log.Error("confirm subscription", "contact", tok.Contact, "err", err)
+		s.page(w, http.StatusServiceUnavailable, "Try again", "We could not record this now. Please try again in a minute.", nil)
+		return
+	}
+	s.page(w, http.StatusOK, "Subscription confirmed", "Thank you: you will receive our emails.", nil)
 }
 
 // token parses the request's token, of one kind.
