@@ -187,7 +187,11 @@ func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, 
 // TextFromHTML is the text part made from an HTML body: links as
 // "text <url>", paragraphs kept.
 func TextFromHTML(h string) string {
-	return strings.TrimSpace(html2text.HTML2TextWithOptions(h, html2text.WithLinksInnerText()))
+	lines := strings.Split(html2text.HTML2TextWithOptions(h, html2text.WithLinksInnerText()), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l) // the HTML source's indentation is not the text's
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 func renderTpl(t *liquid.Template, b map[string]any) (string, error) {
