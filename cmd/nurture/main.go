@@ -146,6 +146,7 @@ type ServeCmd struct {
 	Addr                 string        `name:"addr" env:"NURTURE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
 	DefaultRegion        string        `name:"default-region" env:"NURTURE_DEFAULT_REGION" help:"ISO country used to read phone numbers without +prefix when the contact has no country."`
 	ShutdownGrace        time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
+	OutboxLease          time.Duration `name:"outbox-lease" env:"NURTURE_OUTBOX_LEASE" default:"5m" help:"How long a worker has to report a message it claimed before the message is in doubt (longer than any send takes)."`
 	WebhooksAllowPrivate bool          `name:"webhooks-allow-private" env:"NURTURE_WEBHOOKS_ALLOW_PRIVATE" help:"Let webhooks post to loopback and private addresses (development only)."`
 	MailFlags            `embed:""`
 	SMSFlags             `embed:""`
@@ -204,7 +205,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if c.WebhooksAllowPrivate {
 		hooks.HTTP = &http.Client{}
 	}
-	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks})
+	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks, Lease: c.OutboxLease})
 	srv := &http.Server{
 		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer,
 			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp,

@@ -96,37 +96,23 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
-	return len(batch), d.record(ctx, d.send(ctx, batch))
+	return len(batch), d.send(ctx, batch)
 }
 
-// Drain sends until nothing is due. Each batch is sent while the outcomes
-// of the one before are being recorded.
+// Drain sends until nothing is due.
 func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	total := 0
-	var pending chan error
-	wait := func() error {
-		if pending == nil {
-			return nil
-		}
-		err := <-pending
-		pending = nil
-		return err
-	}
 	for {
 		batch, err := d.claim(ctx)
 		if err != nil || len(batch) == 0 {
-			return total, errors.Join(err, wait())
+			return total, err
 		}
-		outs := d.send(ctx, batch)
-		if err := wait(); err != nil {
-			// Still record this batch: what went out must be marked.
-			return total, errors.Join(err, d.record(ctx, outs))
+		if err := d.send(ctx, batch); err != nil {
+			return total, err
 		}
 		total += len(batch)
-		pending = make(chan error, 1)
-		go func() { pending <- d.record(ctx, outs) }()
 		if len(batch) < d.cfg.Batch {
-			return total, wait()
+			return total, nil
 		}
 	}
 }
@@ -135,15 +121,26 @@ func (d *Dispatcher) claim(ctx context.Context) ([]store.Outgoing, error) {
 	return d.st.ClaimMessages(ctx, store.ClaimParams{Channels: d.channels(), Limit: d.cfg.Batch, Lease: d.cfg.Lease})
 }
 
-// send delivers a batch, Concurrency messages at a time.
-func (d *Dispatcher) send(ctx context.Context, batch []store.Outgoing) []store.Outcome {
-	outs := make([]store.Outcome, len(batch))
+// Outcomes are recorded as they come, in groups of up to recordEvery or
+// every recordWithin: a crash leaves in doubt only the messages in flight
+// and the outcomes of the last few milliseconds, not a whole batch.
+const (
+	recordEvery  = 64
+	recordWithin = 10 * time.Millisecond
+)
+
+// send delivers a batch, Concurrency messages at a time, and records the
+// outcomes while it goes. It returns once every outcome is recorded.
+func (d *Dispatcher) send(ctx context.Context, batch []store.Outgoing) error {
+	results := make(chan store.Outcome, d.cfg.Concurrency)
+	recorded := make(chan error, 1)
+	go func() { recorded <- d.recorder(ctx, results) }()
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(d.cfg.Concurrency, len(batch)) {
 		wg.Go(func() {
 			for i := range work {
-				outs[i] = d.deliver(ctx, &batch[i])
+				results <- d.deliver(ctx, &batch[i])
 			}
 		})
 	}
@@ -152,22 +149,55 @@ func (d *Dispatcher) send(ctx context.Context, batch []store.Outgoing) []store.O
 	}
 	close(work)
 	wg.Wait()
-	return outs
+	close(results)
+	return <-recorded
 }
 
-// record stores outcomes even when ctx ended (shutdown): what went out must
-// be marked, or it would be in doubt.
-func (d *Dispatcher) record(ctx context.Context, outs []store.Outcome) error {
-	return d.st.CompleteMessages(context.WithoutCancel(ctx), outs)
+// recorder writes outcomes in small groups until results is closed. Even
+// when ctx ended (shutdown): what went out must be marked, or it would be
+// in doubt. After a failed write it keeps draining (and retrying) so that
+// senders never block.
+func (d *Dispatcher) recorder(ctx context.Context, results <-chan store.Outcome) error {
+	ctx = context.WithoutCancel(ctx)
+	var pending []store.Outcome
+	var firstErr error
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		if err := d.st.CompleteMessages(ctx, pending); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		pending = pending[:0]
+	}
+	tick := time.NewTicker(recordWithin)
+	defer tick.Stop()
+	for {
+		select {
+		case o, ok := <-results:
+			if !ok {
+				flush()
+				return firstErr
+			}
+			pending = append(pending, o)
+			if len(pending) >= recordEvery {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 // Run sends until ctx ends. Between empty claims it sleeps until messages
 // are queued in this process or poll passes (for retries, and for messages
-// other nodes queued); it recovers expired leases every minute.
+// other nodes queued); it recovers expired leases every minute (or half a
+// lease, when leases are shorter).
 func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) {
 	lastRecover := time.Time{}
+	every := min(time.Minute, d.cfg.Lease/2)
 	for ctx.Err() == nil {
-		if now := d.clock.Now(); now.Sub(lastRecover) >= time.Minute {
+		if now := d.clock.Now(); now.Sub(lastRecover) >= every {
 			lastRecover = now
 			if err := d.st.RecoverDeliveryLeases(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("recover webhook leases", "err", err)
