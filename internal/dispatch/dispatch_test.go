@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,13 +32,16 @@ import (
 
 // rig is a store, a loopback SMTP server and a dispatcher between them.
 type rig struct {
-	st   *store.Store
-	clk  *clock.Fake
-	smtp *smtptest.Server
-	d    *dispatch.Dispatcher
-	sign *track.Signer
-	pub  ed25519.PublicKey
+	st    *store.Store
+	clk   *clock.Fake
+	smtp  *smtptest.Server
+	d     *dispatch.Dispatcher
+	sign  *track.Signer
+	pub   ed25519.PublicKey
+	email *dispatch.Email
 }
+
+func (r *rig) emailConfig() *dispatch.Email { return r.email }
 
 func newRig(t *testing.T, s *store.Store, clk *clock.Fake) *rig {
 	t.Helper()
@@ -64,15 +69,16 @@ func newRig(t *testing.T, s *store.Store, clk *clock.Fake) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dispatch.New(dispatch.Config{Store: s, Clock: clk, Email: &dispatch.Email{
+	cfg := &dispatch.Email{
 		Relay: pool, Builder: b, Signer: signer, Tracking: true,
 		Marketing:         email.Address{Name: "Acme", Addr: "news@acme.test"},
 		Transactional:     email.Address{Name: "Acme", Addr: "hello@acme.test"},
 		ReturnPath:        "bounces@acme.test",
 		PublicURL:         "https://nurture.acme.test",
 		UnsubscribeMailto: "unsubscribe@acme.test",
-	}})
-	return &rig{st: s, clk: clk, smtp: srv, d: d, sign: signer, pub: pub}
+	}
+	d := dispatch.New(dispatch.Config{Store: s, Clock: clk, Email: cfg})
+	return &rig{st: s, clk: clk, smtp: srv, d: d, sign: signer, pub: pub, email: cfg}
 }
 
 func (r *rig) contact(t *testing.T, in contact.Input, consents ...contact.ConsentInput) contact.Contact {
@@ -452,4 +458,63 @@ func TestIdempotentQueue(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Several dispatchers sharing one database (several nodes) never send a
+// message twice.
+func TestConcurrentDispatchersSendEachOnce(t *testing.T) {
+	for _, db := range storetest.DBs() {
+		t.Run(db.Name, func(t *testing.T) {
+			clk := clock.NewFake(storetest.Epoch)
+			cfg := storetest.Config(t, db)
+			cfg.Clock = clk
+			open := func() *store.Store {
+				s, err := store.Open(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				if err := s.Migrate(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			a := newRig(t, open(), clk)
+			b := newRig(t, open(), clk)
+			b.smtp = a.smtp // both nodes hand to the same server
+			b.d = dispatch.New(dispatch.Config{Store: b.st, Clock: clk, Batch: 7, Concurrency: 3, Email: a.emailConfig()})
+			a.d = dispatch.New(dispatch.Config{Store: a.st, Clock: clk, Batch: 5, Concurrency: 3, Email: a.emailConfig()})
+			a.template(t, "news", "News", "<p>News</p>")
+			const n = 300
+			for i := range n {
+				c := a.contact(t, contact.Input{Email: fmt.Sprintf("c%d@example.com", i)})
+				a.queue(t, c, "news", store.KindMarketing)
+			}
+			var wg sync.WaitGroup
+			for _, r := range []*rig{a, b, a, b} {
+				wg.Go(func() {
+					if _, err := r.d.Drain(context.Background()); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			seen := map[string]int{}
+			for _, m := range a.smtp.Messages() {
+				parsed, err := mail.ReadMessage(bytes.NewReader(m.Data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[parsed.Header.Get("X-Nurture-Message")]++
+			}
+			if len(seen) != n {
+				t.Errorf("%d distinct messages arrived; want %d", len(seen), n)
+			}
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("%s arrived %d times", id, k)
+				}
+			}
+		})
+	}
 }
