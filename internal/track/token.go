@@ -86,6 +86,7 @@ var ErrInvalidToken = errors.New("invalid token")
 //	click        message, then the URL's bytes up to the MAC
 //	unsubscribe  contact, message (0 when none)
 //	preferences  contact
+//	confirm      contact
 //
 // and the MAC is HMAC-SHA256 over everything before it, truncated. The
 // server keeps nothing per token: a click token carries its own target, so

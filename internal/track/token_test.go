@@ -57,6 +57,7 @@ func TestRoundTrip(t *testing.T) {
 		{"unsubscribe", s.Unsubscribe(9, 300), Token{Kind: KindUnsubscribe, Contact: 9, Message: 300}},
 		{"unsubscribe without message", s.Unsubscribe(9, 0), Token{Kind: KindUnsubscribe, Contact: 9}},
 		{"preferences", s.Preferences(123456789), Token{Kind: KindPreferences, Contact: 123456789}},
+		{"confirm", s.Confirm(77), Token{Kind: KindConfirm, Contact: 77}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +134,7 @@ func tokens(t testing.TB, s *Signer) map[string]string {
 		"click":       mustClick(t, s, 42, "https://example.com/p?q=1"),
 		"unsubscribe": s.Unsubscribe(5, 42),
 		"preferences": s.Preferences(5),
+		"confirm":     s.Confirm(5),
 	}
 }
 
@@ -185,9 +187,10 @@ func TestKindConfusion(t *testing.T) {
 			}
 		}
 	}
-	// Open(n) and Preferences(n) have the same shape; they must differ.
-	if s.Open(5) == s.Preferences(5) {
-		t.Error("Open(5) == Preferences(5)")
+	// Open(n), Preferences(n) and Confirm(n) have the same shape; they
+	// must differ.
+	if s.Open(5) == s.Preferences(5) || s.Preferences(5) == s.Confirm(5) {
+		t.Error("tokens of one shape and different kinds are equal")
 	}
 	got, err := s.Parse(s.Preferences(5))
 	if err != nil || got.Kind != KindPreferences {
@@ -318,6 +321,8 @@ func FuzzParse(f *testing.F) {
 			again = s.Unsubscribe(got.Contact, got.Message)
 		case KindPreferences:
 			again = s.Preferences(got.Contact)
+		case KindConfirm:
+			again = s.Confirm(got.Contact)
 		default:
 			t.Fatalf("Parse returned kind %v", got.Kind)
 		}

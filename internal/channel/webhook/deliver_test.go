@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,27 @@ func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// serveBlocking starts a server whose handler calls started, if any, and
+// then answers nothing until the client hangs up or the test ends.
+func serveBlocking(t *testing.T, started func()) *httptest.Server {
+	release := make(chan struct{})
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a client hanging up only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		if started != nil {
+			started()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	// Cleanups run last first: this one before the server's Close, which
+	// waits for handlers.
+	t.Cleanup(func() { close(release) })
 	return srv
 }
 
@@ -172,7 +194,7 @@ func TestDeliverDoesNotFollowRedirects(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) { followed.Add(1) })
 	for _, code := range []int{301, 302, 303, 307, 308} {
-		mux.HandleFunc("/"+http.StatusText(code), func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("/"+strconv.Itoa(code), func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/final", code)
 		})
 	}
@@ -181,7 +203,7 @@ func TestDeliverDoesNotFollowRedirects(t *testing.T) {
 	c := newClient(signed)
 	c.HTTP = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
 	for _, code := range []int{301, 302, 303, 307, 308} {
-		res, err := c.Deliver(context.Background(), Delivery{URL: srv.URL + "/" + http.StatusText(code), Secret: secret, Body: body})
+		res, err := c.Deliver(context.Background(), Delivery{URL: srv.URL + "/" + strconv.Itoa(code), Secret: secret, Body: body})
 		e := asError(t, err)
 		if !e.Permanent || e.Status != code || res.Status != code {
 			t.Errorf("%d: Result %+v, error %+v; want a permanent failure with the status", code, res, e)
@@ -199,7 +221,7 @@ func TestDeliverTimeout(t *testing.T) {
 	t.Parallel()
 	// The handler answers only once the client has gone, so the outcome
 	// does not depend on how long anything takes.
-	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	srv := serveBlocking(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	res, err := newClient(signed).Deliver(ctx, Delivery{URL: srv.URL, Secret: secret, Body: body})
@@ -215,10 +237,7 @@ func TestDeliverTimeout(t *testing.T) {
 func TestDeliverCancelled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		cancel()
-		<-r.Context().Done()
-	})
+	srv := serveBlocking(t, cancel)
 	_, err := newClient(signed).Deliver(ctx, Delivery{URL: srv.URL, Secret: secret, Body: body})
 	if e := asError(t, err); e.Permanent || !errors.Is(err, context.Canceled) {
 		t.Errorf("error %+v; want temporary, wrapping context.Canceled", e)
