@@ -315,3 +315,17 @@ func (d *Dispatcher) compiled(m *store.Outgoing) (*message.Compiled, error) {
 	d.templates.Store(key, ct)
 	return ct, nil
 }
+
+// compiledLayout returns a layout parsed once per version.
+func (d *Dispatcher) compiledLayout(l *store.Layout) (*message.Compiled, error) {
+	key := fmt.Sprintf("layout\x00%s\x00%d", l.Name, l.Version)
+	if v, ok := d.templates.Load(key); ok {
+		return v.(*message.Compiled), nil
+	}
+	ct, err := message.Compile(message.Template{HTML: l.HTML})
+	if err != nil {
+		return nil, err
+	}
+	d.templates.Store(key, ct)
+	return ct, nil
+}

@@ -518,3 +518,45 @@ func TestConcurrentDispatchersSendEachOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestLayoutWrapsTheBody(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		ctx := context.Background()
+		r := newRig(t, s, clk)
+		save := func(in store.TemplateInput) error {
+			in.Channel = "email"
+			_, _, err := s.SaveTemplate(ctx, in)
+			return err
+		}
+		if err := save(store.TemplateInput{Name: "brand", Subject: "-", HTML: `<html><body><header>ACME</header>{{ content }}<footer>Acme SAS, Paris · <a href="{{ unsubscribe_url }}">Unsubscribe</a></footer></body></html>`}); err != nil {
+			t.Fatal(err)
+		}
+		for name, in := range map[string]store.TemplateInput{
+			"missing layout": {Name: "x", Subject: "s", HTML: "<p>x</p>", Layout: "nope"},
+			"not a layout":   {Name: "x", Subject: "s", HTML: "<p>x</p>", Layout: store.ConfirmTemplate},
+			"its own layout": {Name: "brand", Subject: "s", HTML: "{{ content }}", Layout: "brand"},
+		} {
+			if err := save(in); err == nil {
+				t.Errorf("%s: saved", name)
+			}
+		}
+		if err := save(store.TemplateInput{Name: "news", Subject: "News", HTML: "<p>Hi {{ contact.first_name }}</p>", Layout: "brand"}); err != nil {
+			t.Fatal(err)
+		}
+		c := r.contact(t, contact.Input{Email: "ada@example.com", FirstName: "Ada"})
+		p, err := s.PreviewTemplate(ctx, "news", c.ID)
+		if err != nil || !strings.Contains(p.HTML, "<header>ACME</header><p>Hi Ada</p><footer>") {
+			t.Errorf("preview = %q, %v; want the body inside the layout", p.HTML, err)
+		}
+		m := r.queue(t, c, "news", store.KindMarketing)
+		r.drain(t)
+		if got := r.status(t, m.ID); got.Status != store.MessageSent {
+			t.Fatalf("message = %+v", got)
+		}
+		parsed, _ := mail.ReadMessage(bytes.NewReader(r.smtp.Messages()[0].Data))
+		_, html := parts(t, parsed)
+		if !strings.Contains(html, "<header>ACME</header><p>Hi Ada</p><footer>") || strings.Count(html, ">Unsubscribe</a>") != 1 {
+			t.Errorf("html = %s; want the layout around the body, its unsubscribe link only", html)
+		}
+	})
+}

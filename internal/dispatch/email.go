@@ -92,10 +92,23 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	if err != nil {
 		return nil, &Failure{Reason: "template: " + err.Error()}
 	}
-	r, err := ct.Render(c, map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
-		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID)})
+	extra := map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
+		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID)}
+	r, err := ct.Render(c, extra)
 	if err != nil {
 		return nil, &Failure{Reason: "render: " + err.Error()}
+	}
+	if m.Layout != nil && r.HTML != "" {
+		lt, err := d.compiledLayout(m.Layout)
+		if err != nil {
+			return nil, &Failure{Reason: "layout " + m.Layout.Name + ": " + err.Error()}
+		}
+		extra["content"] = r.HTML
+		wrapped, err := lt.Render(c, extra)
+		if err != nil {
+			return nil, &Failure{Reason: "layout " + m.Layout.Name + ": " + err.Error()}
+		}
+		r.HTML = wrapped.HTML
 	}
 	msg := &email.Message{
 		ID:      "m-" + strconv.FormatInt(m.ID, 10),

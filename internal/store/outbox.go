@@ -214,8 +214,16 @@ type Outgoing struct {
 	Message
 	Contact    contact.Contact
 	Content    TemplateVersion
+	Layout     *Layout // the layout's version in force, when Content names one
 	Consents   []contact.Consent
 	Suppressed *Suppression // nil: the address is not suppressed
+}
+
+// Layout is the version in force of a layout template.
+type Layout struct {
+	Name    string
+	Version int
+	HTML    string
 }
 
 // ClaimParams says what a worker takes.
@@ -327,6 +335,7 @@ func (s *Store) outgoing(ctx context.Context, claimed []Message) ([]Outgoing, er
 		return nil, s.dbErr("read consents to send", err)
 	}
 	versions := map[string]TemplateVersion{}
+	layouts := map[string]*Layout{}
 	for i := range out {
 		m := &out[i]
 		m.Consents = contact.CurrentConsents(ledgers[m.ContactID])
@@ -340,6 +349,20 @@ func (s *Store) outgoing(ctx context.Context, claimed []Message) ([]Outgoing, er
 			versions[key] = v
 		}
 		m.Content = v
+		if v.Layout != "" {
+			l, ok := layouts[v.Layout]
+			if !ok {
+				tp, err := s.GetTemplate(ctx, v.Layout)
+				if err != nil && !errors.Is(err, ErrTemplateNotFound) {
+					return nil, err
+				}
+				if err == nil {
+					l = &Layout{Name: tp.Name, Version: tp.Version, HTML: tp.HTML}
+				}
+				layouts[v.Layout] = l
+			}
+			m.Layout = l
+		}
 		if !found[m.ContactID] {
 			m.Contact.ID = m.ContactID // erased since it was queued: no address, the worker suppresses it
 			continue
@@ -362,17 +385,18 @@ func (s *Store) templateVersion(ctx context.Context, name string, version int) (
 		return v.(TemplateVersion), nil
 	}
 	var v TemplateVersion
-	var subject, html, text, by sql.NullString
+	var subject, html, text, layout, by sql.NullString
 	var at int64
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT v.version, v.subject, v.html, v.text, v.created_by, v.created_at
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT v.version, v.subject, v.html, v.text, v.layout, v.created_by, v.created_at
 		FROM template_versions v JOIN templates t ON t.id = v.template_id WHERE t.name = ? AND v.version = ?`),
-		name, version).Scan(&v.Version, &subject, &html, &text, &by, &at)
+		name, version).Scan(&v.Version, &subject, &html, &text, &layout, &by, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("template %q version %d: %w", name, version, ErrTemplateNotFound)
 	} else if err != nil {
 		return v, s.dbErr("read template version", err)
 	}
-	v.Subject, v.HTML, v.Text, v.CreatedBy, v.CreatedAt = subject.String, html.String, text.String, by.String, fromMS(at)
+	v.Subject, v.HTML, v.Text, v.Layout = subject.String, html.String, text.String, layout.String
+	v.CreatedBy, v.CreatedAt = by.String, fromMS(at)
 	s.versions.Store(key, v)
 	return v, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/nurturehq/nurture/internal/message"
@@ -18,7 +20,7 @@ const (
 
 // TemplateVariables are the variables senders add to every message, which
 // templates may use beside contact.*.
-var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url"}
+var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url", "content"}
 
 // ErrTemplateNotFound means no template has that name.
 var ErrTemplateNotFound = errors.New("template not found")
@@ -32,6 +34,7 @@ type Template struct {
 	Subject   string    `json:"subject,omitempty"`
 	HTML      string    `json:"html,omitempty"`
 	Text      string    `json:"text,omitempty"`
+	Layout    string    `json:"layout,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -42,6 +45,7 @@ type TemplateVersion struct {
 	Subject   string    `json:"subject,omitempty"`
 	HTML      string    `json:"html,omitempty"`
 	Text      string    `json:"text,omitempty"`
+	Layout    string    `json:"layout,omitempty"`
 	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -49,7 +53,10 @@ type TemplateVersion struct {
 // TemplateInput is a template to save.
 type TemplateInput struct {
 	Name, Channel, Subject, HTML, Text string
-	By                                 string
+	// Layout names an email template whose HTML wraps this one's where it
+	// says {{ content }} (a shared header, footer and styles).
+	Layout string
+	By     string
 }
 
 // CheckTemplate validates a template's content for its channel; a
@@ -64,6 +71,9 @@ func CheckTemplate(in TemplateInput) error {
 	case ChannelSMS, ChannelWhatsApp:
 		if in.Subject != "" || in.HTML != "" {
 			problems = append(problems, message.Problem{Part: "html", Reason: in.Channel + " messages are text only: no subject, no html"})
+		}
+		if in.Layout != "" {
+			problems = append(problems, message.Problem{Part: "layout", Reason: "only email templates have a layout"})
 		}
 	default:
 		problems = append(problems, message.Problem{Part: "channel", Reason: "one of email, sms, whatsapp"})
@@ -84,32 +94,38 @@ func (s *Store) SaveTemplate(ctx context.Context, in TemplateInput) (Template, b
 	var changed bool
 	err := s.writer.do1(func(t *tx) error {
 		now := t.s.now()
+		if in.Layout != "" {
+			if err := t.checkLayout(in.Name, in.Layout); err != nil {
+				return err
+			}
+		}
 		cur, err := getTemplate(t.queryRow, in.Name)
 		switch {
 		case errors.Is(err, ErrTemplateNotFound):
 			cur = Template{Name: in.Name, Channel: in.Channel, CreatedAt: now}
-			if err := t.queryRow(`INSERT INTO templates (name, channel, version, subject, html, text, created_at, updated_at)
-				VALUES (?, ?, 1, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.Channel, null(in.Subject), null(in.HTML), null(in.Text),
-				ms(now), ms(now)).Scan(&cur.ID); err != nil {
+			if err := t.queryRow(`INSERT INTO templates (name, channel, version, subject, html, text, layout, created_at, updated_at)
+				VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.Channel, null(in.Subject), null(in.HTML), null(in.Text),
+				null(in.Layout), ms(now), ms(now)).Scan(&cur.ID); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		case cur.Channel != in.Channel:
 			return &message.Error{Problems: []message.Problem{{Part: "channel", Reason: "the template is for " + cur.Channel + "; a channel cannot change"}}}
-		case cur.Subject == in.Subject && cur.HTML == in.HTML && cur.Text == in.Text:
+		case cur.Subject == in.Subject && cur.HTML == in.HTML && cur.Text == in.Text && cur.Layout == in.Layout:
 			out, changed = cur, false
 			return nil
 		default:
-			if _, err := t.exec("UPDATE templates SET version = version + 1, subject = ?, html = ?, text = ?, updated_at = ? WHERE id = ?",
-				null(in.Subject), null(in.HTML), null(in.Text), ms(now), cur.ID); err != nil {
+			if _, err := t.exec("UPDATE templates SET version = version + 1, subject = ?, html = ?, text = ?, layout = ?, updated_at = ? WHERE id = ?",
+				null(in.Subject), null(in.HTML), null(in.Text), null(in.Layout), ms(now), cur.ID); err != nil {
 				return err
 			}
 		}
 		cur.Version++
-		cur.Subject, cur.HTML, cur.Text, cur.UpdatedAt = in.Subject, in.HTML, in.Text, now
-		if _, err := t.exec(`INSERT INTO template_versions (template_id, version, subject, html, text, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, cur.ID, cur.Version, null(in.Subject), null(in.HTML), null(in.Text), null(in.By), ms(now)); err != nil {
+		cur.Subject, cur.HTML, cur.Text, cur.Layout, cur.UpdatedAt = in.Subject, in.HTML, in.Text, in.Layout, now
+		if _, err := t.exec(`INSERT INTO template_versions (template_id, version, subject, html, text, layout, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cur.ID, cur.Version, null(in.Subject), null(in.HTML), null(in.Text), null(in.Layout),
+			null(in.By), ms(now)); err != nil {
 			return err
 		}
 		out, changed = cur, true
@@ -118,7 +134,31 @@ func (s *Store) SaveTemplate(ctx context.Context, in TemplateInput) (Template, b
 	return out, changed, err
 }
 
-const templateColumns = "id, name, channel, version, subject, html, text, created_at, updated_at"
+const templateColumns = "id, name, channel, version, subject, html, text, layout, created_at, updated_at"
+
+// layoutContent finds {{ content }} in a layout.
+var layoutContent = regexp.MustCompile(`{{-?\s*content\s*-?}}`)
+
+// checkLayout says whether layout can wrap template name: an email
+// template holding {{ content }}, other than name itself.
+func (t *tx) checkLayout(name, layout string) error {
+	bad := func(reason string) error {
+		return &message.Error{Problems: []message.Problem{{Part: "layout", Reason: reason}}}
+	}
+	if layout == name {
+		return bad("a template cannot be its own layout")
+	}
+	l, err := getTemplate(t.queryRow, layout)
+	if errors.Is(err, ErrTemplateNotFound) {
+		return bad("no template is named " + layout)
+	} else if err != nil {
+		return err
+	}
+	if l.Channel != ChannelEmail || !layoutContent.MatchString(l.HTML) {
+		return bad(layout + " is not a layout: an email template whose HTML holds {{ content }}")
+	}
+	return nil
+}
 
 func getTemplate(queryRow func(string, ...any) *sql.Row, name string) (Template, error) {
 	return scanTemplate(queryRow("SELECT "+templateColumns+" FROM templates WHERE name = ?", name))
@@ -126,13 +166,13 @@ func getTemplate(queryRow func(string, ...any) *sql.Row, name string) (Template,
 
 func scanTemplate(row scanner) (Template, error) {
 	var tp Template
-	var subject, html, text sql.NullString
+	var subject, html, text, layout sql.NullString
 	var created, updated int64
-	err := row.Scan(&tp.ID, &tp.Name, &tp.Channel, &tp.Version, &subject, &html, &text, &created, &updated)
+	err := row.Scan(&tp.ID, &tp.Name, &tp.Channel, &tp.Version, &subject, &html, &text, &layout, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tp, ErrTemplateNotFound
 	}
-	tp.Subject, tp.HTML, tp.Text = subject.String, html.String, text.String
+	tp.Subject, tp.HTML, tp.Text, tp.Layout = subject.String, html.String, text.String, layout.String
 	tp.CreatedAt, tp.UpdatedAt = fromMS(created), fromMS(updated)
 	return tp, err
 }
@@ -170,7 +210,7 @@ func (s *Store) TemplateVersions(ctx context.Context, name string) ([]TemplateVe
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT version, subject, html, text, created_by, created_at FROM template_versions
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT version, subject, html, text, layout, created_by, created_at FROM template_versions
 		WHERE template_id = ? ORDER BY version DESC`), tp.ID)
 	if err != nil {
 		return nil, s.dbErr("list template versions", err)
@@ -179,12 +219,13 @@ func (s *Store) TemplateVersions(ctx context.Context, name string) ([]TemplateVe
 	out := []TemplateVersion{}
 	for rows.Next() {
 		var v TemplateVersion
-		var subject, html, text, by sql.NullString
+		var subject, html, text, layout, by sql.NullString
 		var at int64
-		if err := rows.Scan(&v.Version, &subject, &html, &text, &by, &at); err != nil {
+		if err := rows.Scan(&v.Version, &subject, &html, &text, &layout, &by, &at); err != nil {
 			return nil, s.dbErr("list template versions", err)
 		}
-		v.Subject, v.HTML, v.Text, v.CreatedBy, v.CreatedAt = subject.String, html.String, text.String, by.String, fromMS(at)
+		v.Subject, v.HTML, v.Text, v.Layout = subject.String, html.String, text.String, layout.String
+		v.CreatedBy, v.CreatedAt = by.String, fromMS(at)
 		out = append(out, v)
 	}
 	return out, s.dbErr("list template versions", rows.Err())
@@ -205,5 +246,16 @@ func (s *Store) PreviewTemplate(ctx context.Context, name string, contactID int6
 	for _, v := range TemplateVariables {
 		extra[v] = "https://example.invalid/" + v
 	}
-	return message.Render(message.Template{Subject: tp.Subject, HTML: tp.HTML, Text: tp.Text}, &c, extra)
+	r, err := message.Render(message.Template{Subject: tp.Subject, HTML: tp.HTML, Text: tp.Text}, &c, extra)
+	if err != nil || tp.Layout == "" || r.HTML == "" {
+		return r, err
+	}
+	l, err := s.GetTemplate(ctx, tp.Layout)
+	if err != nil {
+		return r, fmt.Errorf("layout %s: %w", tp.Layout, err)
+	}
+	extra["content"] = r.HTML
+	wrapped, err := message.Render(message.Template{HTML: l.HTML}, &c, extra)
+	r.HTML = wrapped.HTML
+	return r, err
 }

@@ -24,10 +24,11 @@ type templateBody struct {
 	Subject string `json:"subject"`
 	HTML    string `json:"html"`
 	Text    string `json:"text"`
+	Layout  string `json:"layout"`
 }
 
 type templateWrite struct {
-	RawBody []byte `contentType:"application/json" doc:"{\"name\", \"channel\": email, sms or whatsapp, \"subject\"? (email), \"html\"? (email), \"text\"?}"`
+	RawBody []byte `contentType:"application/json" doc:"{\"name\", \"channel\": email, sms or whatsapp, \"subject\"? (email), \"html\"? (email), \"text\"?, \"layout\"? (email)}"`
 }
 
 type templateName struct {
@@ -79,13 +80,16 @@ func (s *Server) registerTemplates(api huma.API) {
 		if err := segment.CheckName(b.Name); err != nil {
 			return nil, fieldError("name", "a template name is 1 to 64 lowercase letters, digits, - and _", b.Name)
 		}
+		if b.Layout != "" && segment.CheckName(b.Layout) != nil {
+			return nil, fieldError("layout", "a layout is a template name: 1 to 64 lowercase letters, digits, - and _", b.Layout)
+		}
 		for field, v := range map[string]string{"subject": b.Subject, "html": b.HTML, "text": b.Text} {
 			if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f }) {
 				return nil, fieldError(field, "holds a control character", nil)
 			}
 		}
 		tp, changed, err := s.store.SaveTemplate(ctx, store.TemplateInput{Name: b.Name, Channel: b.Channel,
-			Subject: b.Subject, HTML: b.HTML, Text: b.Text, By: caller(ctx, "")})
+			Subject: b.Subject, HTML: b.HTML, Text: b.Text, Layout: b.Layout, By: caller(ctx, "")})
 		if err != nil {
 			return nil, s.problem(err, "")
 		}

@@ -1,4 +1,9 @@
 -- +goose Up
+-- A template may be wrapped in a layout: another email template whose HTML
+-- holds {{ content }}.
+ALTER TABLE templates ADD COLUMN layout TEXT;
+ALTER TABLE template_versions ADD COLUMN layout TEXT;
+
 -- The outbox: every message to send is a row, written in the transaction
 -- that decided it, delivered by workers that claim rows with a lease.
 CREATE TABLE outbox (
@@ -53,3 +58,5 @@ CREATE TABLE soft_bounces (
 DROP TABLE soft_bounces;
 DROP TABLE suppressions;
 DROP TABLE outbox;
+ALTER TABLE template_versions DROP COLUMN layout;
+ALTER TABLE templates DROP COLUMN layout;
