@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -31,6 +33,88 @@ type MailFlags struct {
 	DKIMSelector      string `name:"dkim-selector" env:"NURTURE_DKIM_SELECTOR" help:"DKIM selector of the From domain (with --dkim-key)."`
 	DKIMKey           string `name:"dkim-key" env:"NURTURE_DKIM_KEY_FILE" type:"path" help:"PEM file of the DKIM private key (RSA or Ed25519) of the From domain."`
 	NoTracking        bool   `name:"no-tracking" env:"NURTURE_NO_TRACKING" help:"Do not add open pixels and click redirects."`
+
+	keys []email.DKIM // the flags' keys, kept for the routes
+	tag  string       // the Message-ID tag
+}
+
+// routes keeps the dispatcher's routes for the sending domains and relays
+// saved through the API, reloading them when they change (checked every
+// few seconds, so a change on another node arrives too).
+func (f *MailFlags) routes(ctx context.Context, st *store.Store, d *dispatch.Dispatcher, log *slog.Logger) {
+	var last int64 = -1
+	pools := map[string]*email.Pool{}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	for {
+		v, err := st.MailConfigVersion(ctx)
+		if err == nil && v != last {
+			var next map[string]*email.Pool
+			next, err = f.loadRoutes(ctx, st, d)
+			if err == nil {
+				for name, p := range pools {
+					if next[name] != p {
+						p.Close()
+					}
+				}
+				pools, last = next, v
+				log.Info("sending domains and relays loaded", "relays", len(pools))
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Error("load sending domains and relays", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// loadRoutes builds the routes from the store: a pool per relay, the
+// sending domains' keys beside the flags'.
+func (f *MailFlags) loadRoutes(ctx context.Context, st *store.Store, d *dispatch.Dispatcher) (map[string]*email.Pool, error) {
+	relays, err := st.Relays(ctx)
+	if err != nil {
+		return nil, err
+	}
+	domains, err := st.SendingDomains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pools := map[string]*email.Pool{}
+	for _, r := range relays {
+		rel, err := email.ParseRelayURL(r.URL)
+		if err != nil {
+			return nil, fmt.Errorf("relay %s: %w", r.Name, err)
+		}
+		rel.Name = r.Name
+		if pools[r.Name], err = email.NewPool(rel, nil); err != nil {
+			return nil, fmt.Errorf("relay %s: %w", r.Name, err)
+		}
+	}
+	keys := append([]email.DKIM(nil), f.keys...)
+	byDomain := map[string]dispatch.Relay{}
+	for _, dom := range domains {
+		k, err := email.ParseKey([]byte(dom.PrivateKey))
+		if err != nil {
+			return nil, fmt.Errorf("sending domain %s: %w", dom.Domain, err)
+		}
+		keys = append(keys, email.DKIM{Domain: dom.Domain, Selector: dom.Selector, Key: k})
+		if p := pools[dom.Relay]; p != nil {
+			byDomain[dom.Domain] = p
+		}
+	}
+	b, err := email.NewBuilder(f.tag, keys...)
+	if err != nil {
+		return nil, err
+	}
+	d.SetRoutes(&dispatch.Routes{Builder: b, ByDomain: byDomain})
+	return pools, nil
 }
 
 // publicURL is --public-url checked, or http://addr.
@@ -89,7 +173,8 @@ func (f *MailFlags) mailer(st *store.Store, public string) (*dispatch.Email, *em
 			keys = append(keys, email.DKIM{Domain: trans.Domain(), Selector: f.DKIMSelector, Key: key})
 		}
 	}
-	b, err := email.NewBuilder(hex.EncodeToString(st.Key("message-id")[:6]), keys...)
+	f.keys, f.tag = keys, hex.EncodeToString(st.Key("message-id")[:6])
+	b, err := email.NewBuilder(f.tag, keys...)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -206,10 +207,23 @@ func (c *ServeCmd) Run(g *Globals) error {
 		hooks.HTTP = &http.Client{}
 	}
 	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks, Lease: c.OutboxLease})
+	routesCtx, stopRoutes := context.WithCancel(context.Background())
+	routesDone := make(chan struct{})
+	if mailer != nil {
+		go func() { defer close(routesDone); c.routes(routesCtx, st, sender, log) }()
+	} else {
+		close(routesDone)
+	}
+	stopRoutesOnce := sync.OnceFunc(func() { stopRoutes(); <-routesDone })
+	defer stopRoutesOnce()
+	var senderDomains []string
+	if mailer != nil {
+		senderDomains = []string{mailer.Marketing.Domain(), mailer.Transactional.Domain()}
+	}
 	srv := &http.Server{
 		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer,
 			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp,
-			AllowPrivateWebhooks: c.WebhooksAllowPrivate}),
+			AllowPrivateWebhooks: c.WebhooksAllowPrivate, SenderDomains: senderDomains}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
@@ -228,6 +242,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	select {
 	case err := <-errc:
 		stopWorkers()
+		stopRoutesOnce()
 		st.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -237,6 +252,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
 	stopWorkers() // a rescore in progress stops between chunks and resumes on the next start
+	stopRoutesOnce()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nurturehq/nurture/internal/channel/webhook"
@@ -49,6 +50,7 @@ type Dispatcher struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	templates sync.Map // template name + version → *message.Compiled
+	routes    atomic.Pointer[Routes]
 }
 
 // New returns a Dispatcher.

@@ -560,3 +560,49 @@ func TestLayoutWrapsTheBody(t *testing.T) {
 		}
 	})
 }
+
+// A message from a sending domain goes through that domain's relay, signed
+// with its key.
+func TestSendingDomainRoutes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		r := newRig(t, s, clk)
+		other, err := smtptest.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(other.Close)
+		rel, _ := email.ParseRelayURL(other.URL())
+		pool, _ := email.NewPool(rel, nil)
+		t.Cleanup(pool.Close)
+		pub, key, _ := ed25519.GenerateKey(rand.Reader)
+		b, err := email.NewBuilder("test", email.DKIM{Domain: "mail.other.test", Selector: "k2", Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.d.SetRoutes(&dispatch.Routes{Builder: b, ByDomain: map[string]dispatch.Relay{"mail.other.test": pool}})
+		r.template(t, "news", "News", "<p>News</p>")
+		c := r.contact(t, contact.Input{Email: "ada@example.com"})
+		m, err := s.QueueMessage(context.Background(), store.MessageInput{ContactID: c.ID, Template: "news", Kind: store.KindMarketing,
+			Source: "test", Sender: "Sam <sam@mail.other.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.drain(t)
+		if got := r.status(t, m.ID); got.Status != store.MessageSent || r.smtp.Count() != 0 || other.Count() != 1 {
+			t.Fatalf("message %+v; default relay got %d, the domain's %d; want the domain's relay", got, r.smtp.Count(), other.Count())
+		}
+		raw := other.Messages()[0].Data
+		verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+			if name != "k2._domainkey.mail.other.test" {
+				return nil, fmt.Errorf("no record %s", name)
+			}
+			return []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}, nil
+		}})
+		if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
+			t.Errorf("DKIM of the sending domain: %v %v", err, verifs)
+		}
+		if parsed, _ := mail.ReadMessage(bytes.NewReader(raw)); !strings.Contains(parsed.Header.Get("From"), "sam@mail.other.test") {
+			t.Errorf("From = %q", parsed.Header.Get("From"))
+		}
+	})
+}

@@ -56,13 +56,33 @@ const (
 	PathConfirm     = "/c/"
 )
 
+// Routes send the mail of sending domains saved through the API: their DKIM
+// keys (in Builder, with the default ones) and their relays.
+type Routes struct {
+	Builder  *email.Builder
+	ByDomain map[string]Relay // From domain → its relay; absent: the default relay
+}
+
+// SetRoutes replaces the sending domains' routes (nil: none); messages
+// being sent finish with the ones they started with.
+func (d *Dispatcher) SetRoutes(r *Routes) { d.routes.Store(r) }
+
 func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, error) {
 	e := d.cfg.Email
 	msg, err := d.composeEmail(m)
 	if err != nil {
 		return "", err
 	}
-	data, err := e.Builder.Build(msg)
+	builder, relay := e.Builder, e.Relay
+	if r := d.routes.Load(); r != nil {
+		if r.Builder != nil {
+			builder = r.Builder
+		}
+		if rr := r.ByDomain[msg.From.Domain()]; rr != nil {
+			relay = rr
+		}
+	}
+	data, err := builder.Build(msg)
 	if err != nil {
 		return "", &Failure{Reason: "build message: " + err.Error()}
 	}
@@ -70,7 +90,7 @@ func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, 
 	if from == "" {
 		from = msg.From.Addr
 	}
-	reply, err := e.Relay.Send(ctx, from, msg.To.Addr, data)
+	reply, err := relay.Send(ctx, from, msg.To.Addr, data)
 	if err != nil {
 		var se *email.SendError
 		if errors.As(err, &se) {
@@ -124,6 +144,15 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	}
 	if m.Kind == store.KindTransactional {
 		msg.From = e.Transactional
+	}
+	if m.Sender != "" {
+		from, err := email.ParseAddress(m.Sender)
+		if err != nil {
+			return nil, &Failure{Reason: "sender: " + err.Error()}
+		}
+		msg.From = from
+	}
+	if m.Kind == store.KindTransactional {
 		return msg, nil
 	}
 	// Marketing: one-click unsubscribe in the headers and a visible link

@@ -32,6 +32,7 @@ const (
 var (
 	ErrMessageNotFound = errors.New("message not found")
 	ErrChannelMismatch = errors.New("the template is not for this channel")
+	ErrSenderNotEmail  = errors.New("only email messages take a sender")
 )
 
 // MessageInput is a message to queue for a contact.
@@ -42,6 +43,9 @@ type MessageInput struct {
 	Source    string // who asked: "api", "journey:warm-lead"…
 	List      string // List-Id label (a journey, a newsletter), optional
 	Topic     string // subscription topic, optional
+	// Sender is the From ("Sam <sam@acme.com>"), when not the default of
+	// the kind; its domain must be a sending domain or a default's.
+	Sender string
 	// IdempotencyKey makes queueing the same message twice return the first.
 	IdempotencyKey string
 	DueAt          time.Time // zero: now
@@ -58,6 +62,7 @@ type Message struct {
 	Source          string     `json:"source"`
 	List            string     `json:"list,omitempty"`
 	Topic           string     `json:"topic,omitempty"`
+	Sender          string     `json:"sender,omitempty"`
 	Status          string     `json:"status"`
 	Attempts        int        `json:"attempts"`
 	Reply           string     `json:"reply,omitempty"`
@@ -68,20 +73,20 @@ type Message struct {
 	Duplicate       bool       `json:"-"`
 }
 
-const messageColumns = `id, contact_id, channel, kind, template, template_version, source, list, topic, status,
+const messageColumns = `id, contact_id, channel, kind, template, template_version, source, list, topic, sender, status,
 	attempts, reply, due_at, created_at, sent_at`
 
 func scanMessage(row scanner) (Message, error) {
 	var m Message
-	var list, topic, reply sql.NullString
+	var list, topic, sender, reply sql.NullString
 	var due, created int64
 	var sent sql.NullInt64
 	err := row.Scan(&m.ID, &m.ContactID, &m.Channel, &m.Kind, &m.Template, &m.TemplateVersion, &m.Source,
-		&list, &topic, &m.Status, &m.Attempts, &reply, &due, &created, &sent)
+		&list, &topic, &sender, &m.Status, &m.Attempts, &reply, &due, &created, &sent)
 	if err != nil {
 		return m, err
 	}
-	m.List, m.Topic, m.Reply = list.String, topic.String, reply.String
+	m.List, m.Topic, m.Sender, m.Reply = list.String, topic.String, sender.String, reply.String
 	m.DueAt, m.CreatedAt = fromMS(due), fromMS(created)
 	if sent.Valid {
 		t := fromMS(sent.Int64)
@@ -132,6 +137,9 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	if in.Sender != "" && tp.Channel != ChannelEmail {
+		return Message{}, ErrSenderNotEmail
+	}
 	due := in.DueAt
 	if due.IsZero() {
 		due = now
@@ -141,12 +149,12 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 		key = in.IdempotencyKey
 	}
 	row := t.queryRow(`INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
-		status, template, source, list, topic, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		status, template, source, list, topic, sender, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING `+messageColumns,
 		in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
-		in.Source, null(in.List), null(in.Topic), key)
+		in.Source, null(in.List), null(in.Topic), null(in.Sender), key)
 	m, err := scanMessage(row)
 	t.queued = t.queued || err == nil
 	if errors.Is(err, sql.ErrNoRows) && key != nil {

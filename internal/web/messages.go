@@ -10,13 +10,14 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/nurturehq/nurture/internal/channel/email"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
 type messageWrite struct {
-	RawBody []byte `contentType:"application/json" doc:"{\"contact_id\", \"template\", \"kind\": marketing or transactional, \"list\"?, \"topic\"?, \"idempotency_key\"?}"`
+	RawBody []byte `contentType:"application/json" doc:"{\"contact_id\", \"template\", \"kind\": marketing or transactional, \"list\"?, \"topic\"?, \"sender\"?, \"idempotency_key\"?}"`
 }
 
 type messageBody struct {
@@ -25,6 +26,7 @@ type messageBody struct {
 	Kind           string `json:"kind"`
 	List           string `json:"list"`
 	Topic          string `json:"topic"`
+	Sender         string `json:"sender"`
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
@@ -95,13 +97,20 @@ func (s *Server) registerMessages(api huma.API) {
 		case !printable(b.IdempotencyKey, maxIdemKey):
 			return nil, fieldError("idempotency_key", "is at most 200 printable characters", nil)
 		}
+		if b.Sender != "" {
+			if err := s.checkSender(ctx, b.Sender); err != nil {
+				return nil, err
+			}
+		}
 		key := ""
 		if b.IdempotencyKey != "" {
 			key = "api:" + b.IdempotencyKey
 		}
 		m, err := s.store.QueueMessage(ctx, store.MessageInput{ContactID: b.ContactID, Template: b.Template, Kind: b.Kind,
-			Source: "api", List: b.List, Topic: b.Topic, IdempotencyKey: key})
-		if err != nil {
+			Source: "api", List: b.List, Topic: b.Topic, Sender: b.Sender, IdempotencyKey: key})
+		if errors.Is(err, store.ErrSenderNotEmail) {
+			return nil, fieldError("sender", err.Error(), nil)
+		} else if err != nil {
 			return nil, s.problem(err, "")
 		}
 		status := http.StatusAccepted
@@ -280,4 +289,29 @@ func normalizeAddressFor(where, channel, addr, region string) (string, error) {
 // printable reports whether s is at most n bytes of text without control characters.
 func printable(s string, n int) bool {
 	return len(s) <= n && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xfffd })
+}
+
+// checkSender accepts a From whose domain is a sending domain, or the
+// domain of a default From.
+func (s *Server) checkSender(ctx context.Context, sender string) error {
+	if !printable(sender, 320) {
+		return fieldError("sender", "is at most 320 printable characters", nil)
+	}
+	a, err := email.ParseAddress(sender)
+	if err != nil {
+		return fieldError("sender", "is not an address: 'Name <name@domain>'", nil)
+	}
+	if slices.Contains(s.cfg.SenderDomains, a.Domain()) {
+		return nil
+	}
+	domains, err := s.store.SendingDomains(ctx)
+	if err != nil {
+		return s.problem(err, "")
+	}
+	for _, d := range domains {
+		if d.Domain == a.Domain() {
+			return nil
+		}
+	}
+	return fieldError("sender", "its domain is not a sending domain (PUT /api/v1/sending-domains/{domain})", a.Domain())
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhooks post to loopback and private
 	// addresses (development, tests); off, such URLs are refused.
 	AllowPrivateWebhooks bool
+	// SenderDomains are the domains of the default From addresses, which a
+	// message's sender may use beside the sending domains.
+	SenderDomains []string
 }
 
 // Server is the HTTP handler.
@@ -113,6 +116,7 @@ func New(cfg Config) *Server {
 	s.registerTemplates(api)
 	s.registerMessages(api)
 	s.registerWebhooks(api)
+	s.registerMailConfig(api)
 	s.registerPublic()
 	s.registerHooks()
 

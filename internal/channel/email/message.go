@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -200,4 +202,34 @@ func (b *Builder) Write(w io.Writer, m *Message) error {
 	}
 	_, err = w.Write(data)
 	return err
+}
+
+// ParseKey reads a DKIM private key: PEM, PKCS#1 or PKCS#8, RSA (at least
+// 1024 bits, RFC 8301) or Ed25519.
+func ParseKey(pemBytes []byte) (crypto.Signer, error) {
+	k, err := gomail.PrivKeyFromPEM(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("not a PEM RSA or Ed25519 private key: %w", err)
+	}
+	if r, ok := k.(*rsa.PrivateKey); ok && r.N.BitLen() < 1024 {
+		return nil, fmt.Errorf("an RSA key of %d bits is too short: DKIM needs at least 1024 (2048 recommended)", r.N.BitLen())
+	}
+	return k, nil
+}
+
+// TXTRecord is the DNS record that publishes key's public half for a
+// selector: name and value.
+func TXTRecord(domain, selector string, key crypto.Signer) (name, value string, err error) {
+	name = selector + "._domainkey." + domain
+	switch pub := key.Public().(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", "", err
+		}
+		return name, "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
+	case ed25519.PublicKey:
+		return name, "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
+	}
+	return "", "", errors.New("unsupported key type")
 }

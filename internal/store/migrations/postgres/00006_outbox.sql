@@ -25,6 +25,7 @@ CREATE TABLE outbox (
     source           TEXT NOT NULL,
     list             TEXT,            -- List-Id label
     topic            TEXT,            -- subscription topic
+    sender           TEXT,            -- From, when not the default of its kind
     idempotency_key  TEXT,
     reply            TEXT             -- the server's reply, or why it failed or was suppressed
 );
