@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func TestGoldenMIME(t *testing.T) {
 			if len(msgs) != 1 {
 				t.Fatalf("got %d messages", len(msgs))
 			}
-			got := boundaryRE.ReplaceAll(msgs[0].Data, []byte("BOUNDARY"))
+			got := sortHeaders(boundaryRE.ReplaceAll(msgs[0].Data, []byte("BOUNDARY")))
 			path := filepath.Join("testdata", tc.name+".eml")
 			if *update {
 				os.MkdirAll("testdata", 0o755)
@@ -101,4 +102,28 @@ func newServerFor(t *testing.T) *smtptest.Server {
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// sortHeaders puts the top-level header fields in name order: go-mail
+// writes its generic headers in map order, which varies between runs.
+func sortHeaders(msg []byte) []byte {
+	head, body, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
+	if !ok {
+		return msg
+	}
+	var fields [][]byte
+	for _, line := range bytes.SplitAfter(append(head, "\r\n"...), []byte("\r\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1] = append(fields[len(fields)-1], line...)
+			continue
+		}
+		fields = append(fields, append([]byte(nil), line...))
+	}
+	slices.SortStableFunc(fields, func(a, b []byte) int {
+		return bytes.Compare(bytes.ToLower(a[:bytes.IndexByte(a, ':')+1]), bytes.ToLower(b[:bytes.IndexByte(b, ':')+1]))
+	})
+	return append(append(bytes.Join(fields, nil), "\r\n"...), body...)
 }
