@@ -56,6 +56,10 @@ type Config struct {
 	// SenderDomains are the domains of the default From addresses, which a
 	// message's sender may use beside the sending domains.
 	SenderDomains []string
+	// PublicRate and PublicBurst limit each client address on the public
+	// pages and hooks (default 50 per second, 500 at once).
+	PublicRate  float64
+	PublicBurst int
 }
 
 // Server is the HTTP handler.
@@ -69,6 +73,8 @@ type Server struct {
 	metrics *metrics
 	// snsCerts caches Amazon SNS signing certificates.
 	snsCerts snsCerts
+	// limits bound each client's rate on the public pages and hooks.
+	limits *limiter
 }
 
 // Request body limits. A contact is small; a batch holds up to 1,000 events.
@@ -89,6 +95,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
+	}
+	if cfg.PublicRate <= 0 {
+		cfg.PublicRate, cfg.PublicBurst = publicRate, publicBurst
+	}
+	if cfg.PublicBurst <= 0 {
+		cfg.PublicBurst = max(1, int(cfg.PublicRate))
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
 	reg := prometheus.NewRegistry()
@@ -127,7 +139,8 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/", s.noRoute)
-	s.handler = s.metrics.wrap(s.authenticate(s.mux))
+	s.limits = newLimiter(cfg.PublicRate, cfg.PublicBurst)
+	s.handler = s.metrics.wrap(s.limitPublic(s.authenticate(s.mux)))
 	return s
 }
 
