@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"strings"
 	"sync"
@@ -361,5 +367,77 @@ func TestHeaderInjection(t *testing.T) {
 	}
 	if v := parsed.Header.Get("Bcc"); v != "" {
 		t.Errorf("a Bcc header was injected: %q", v)
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and a pool trusting it.
+func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, roots
+}
+
+func TestTLSModes(t *testing.T) {
+	srvCfg, roots := selfSigned(t)
+	b, _ := email.NewBuilder("inst1")
+	msg, _ := b.Build(sample())
+	for _, tc := range []struct {
+		name     string
+		implicit bool
+		url      string
+	}{
+		{"starttls", false, "smtp://%s?tls=starttls"},
+		{"implicit", true, "smtps://%s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := smtptest.StartTLS(srvCfg, tc.implicit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			r, err := email.ParseRelayURL(fmt.Sprintf(tc.url, srv.Addr()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Timeout = 5 * time.Second
+			pool, err := email.NewPool(r, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			if _, err := pool.Send(context.Background(), "b@acme.test", "ada@example.com", msg); err != nil {
+				t.Fatalf("send over %s: %v", tc.name, err)
+			}
+			// A certificate the client does not trust fails, and sends nothing.
+			untrusted, _ := email.NewPool(r, &tls.Config{ServerName: "127.0.0.1"})
+			t.Cleanup(untrusted.Close)
+			if _, err := untrusted.Send(context.Background(), "b@acme.test", "ada@example.com", msg); err == nil {
+				t.Error("sent to a server with an untrusted certificate")
+			}
+			if srv.Count() != 1 {
+				t.Errorf("server got %d; want 1", srv.Count())
+			}
+		})
+	}
+	// STARTTLS required, not offered: nothing goes in clear.
+	plain := newServer(t)
+	r, _ := email.ParseRelayURL("smtp://" + plain.Addr() + "?tls=starttls")
+	r.Timeout = 5 * time.Second
+	pool, _ := email.NewPool(r, nil)
+	t.Cleanup(pool.Close)
+	if _, err := pool.Send(context.Background(), "b@acme.test", "ada@example.com", msg); err == nil || plain.Count() != 0 {
+		t.Errorf("starttls required against a plain server: err %v, %d received; want an error and nothing sent", err, plain.Count())
 	}
 }

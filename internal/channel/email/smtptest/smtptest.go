@@ -5,6 +5,7 @@ package smtptest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -38,10 +39,17 @@ type Server struct {
 }
 
 // Start listens on a free loopback port and serves until Close.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartTLS(nil, false) }
+
+// StartTLS is Start with TLS: STARTTLS offered with cfg, or, when implicit,
+// TLS from the first byte (smtps).
+func StartTLS(cfg *tls.Config, implicit bool) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
+	}
+	if cfg != nil && implicit {
+		ln = tls.NewListener(ln, cfg)
 	}
 	s := &Server{ln: ln, refuse: map[string]*smtp.SMTPError{}, keep: true, notify: make(chan struct{}, 1)}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -52,6 +60,9 @@ func Start() (*Server, error) {
 	s.srv.AllowInsecureAuth = true
 	s.srv.MaxMessageBytes = 10 << 20
 	s.srv.MaxRecipients = 100
+	if cfg != nil && !implicit {
+		s.srv.TLSConfig = cfg
+	}
 	go s.srv.Serve(ln)
 	return s, nil
 }
