@@ -23,11 +23,32 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// DumpForTest returns every value of every row of the data tables as text.
+// DumpForTest returns every value of every row of every table as text.
 // Tests use it to prove erased data is gone; it is not for production use.
 func (s *Store) DumpForTest(ctx context.Context) (string, error) {
 	var b strings.Builder
-	for _, t := range []string{"contacts", "contact_tags", "events", "consents", "erasures"} {
+	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+	if s.d.name == "postgres" {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+	}
+	var tables []string
+	trows, err := s.r.QueryContext(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	for trows.Next() {
+		var name string
+		if err := trows.Scan(&name); err != nil {
+			trows.Close()
+			return "", err
+		}
+		tables = append(tables, name)
+	}
+	trows.Close()
+	if err := trows.Err(); err != nil {
+		return "", err
+	}
+	for _, t := range tables {
 		rows, err := s.r.QueryContext(ctx, "SELECT * FROM "+t)
 		if err != nil {
 			return "", err

@@ -293,3 +293,37 @@ func TestTwilioHelpAnswers(t *testing.T) {
 		}
 	})
 }
+
+// Erasing a contact leaves its address nowhere in clear: not on the
+// suppression list, not in the soft bounce counts, not in the outbox. The
+// address stays suppressed, as a keyed hash.
+func TestErasureClearsChannelData(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, a *api) {
+		c := a.createContact(t, map[string]any{"email": "erase.me@example.com", "phone": "+33612345670"})
+		soft := []byte(`{"type": "bounce", "email": "erase.me@example.com", "bounce_type": "soft", "status": "4.2.2", "reason": "full: erase.me@example.com"}`)
+		if r := a.signedPost(t, "/hooks/email/feedback", soft, a.clk.Now()); r.Status != http.StatusNoContent {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if r := a.do(t, "POST", "/api/v1/suppressions", map[string]any{"channel": "sms", "address": "+33612345670", "detail": "asked"}); r.Status != http.StatusCreated {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if r := a.do(t, "DELETE", "/api/v1/contacts/"+itoa(c.ID), nil); r.Status >= 300 {
+			t.Fatalf("erase: %d %s", r.Status, r.Raw)
+		}
+		dump, err := a.st.DumpForTest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"erase.me@example.com", "+33612345670"} {
+			if strings.Contains(dump, v) {
+				t.Errorf("%s is still stored after the erasure", v)
+			}
+		}
+		for ch, addr := range map[string]string{"email": "erase.me@example.com", "sms": "+33612345670", "whatsapp": "+33612345670"} {
+			if x := a.suppressed(t, ch, addr); x == nil || !x.Blocks(store.KindTransactional) {
+				t.Errorf("%s %s after the erasure: %+v; want suppressed (as a hash)", ch, addr, x)
+			}
+		}
+	})
+}
