@@ -25,6 +25,7 @@ import (
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/dispatch"
+	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
 	"github.com/nurturehq/nurture/internal/track"
@@ -603,6 +604,48 @@ func TestSendingDomainRoutes(t *testing.T) {
 		}
 		if parsed, _ := mail.ReadMessage(bytes.NewReader(raw)); !strings.Contains(parsed.Header.Get("From"), "sam@mail.other.test") {
 			t.Errorf("From = %q", parsed.Header.Get("From"))
+		}
+	})
+}
+
+// A block shown to one segment only.
+func TestSegmentBlocks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		ctx := context.Background()
+		r := newRig(t, s, clk)
+		doc, err := segment.ParseDocument([]byte("segments:\n  - name: french\n    rule: country == \"FR\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SaveSegments(ctx, store.SaveSegmentsParams{Document: doc, By: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			ok, err := s.RunJob(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+		}
+		r.template(t, "news", "News", `<p>{% if contact.segments contains "french" %}Bonjour{% else %}Hello{% endif %}</p>`)
+		fr := r.contact(t, contact.Input{Email: "fr@example.com", Country: "FR"})
+		us := r.contact(t, contact.Input{Email: "us@example.com", Country: "US"})
+		r.queue(t, fr, "news", store.KindTransactional)
+		r.queue(t, us, "news", store.KindTransactional)
+		r.drain(t)
+		got := map[string]string{}
+		for _, m := range r.smtp.Messages() {
+			parsed, _ := mail.ReadMessage(bytes.NewReader(m.Data))
+			_, html := parts(t, parsed)
+			got[m.To[0]] = html
+		}
+		if !strings.Contains(got["fr@example.com"], "Bonjour") || !strings.Contains(got["us@example.com"], "Hello") {
+			t.Errorf("bodies = %v; want Bonjour for the segment, Hello for the others", got)
+		}
+		if p, err := s.PreviewTemplate(ctx, "news", fr.ID); err != nil || !strings.Contains(p.HTML, "Bonjour") {
+			t.Errorf("preview = %+v, %v", p, err)
 		}
 	})
 }

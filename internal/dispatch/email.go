@@ -113,7 +113,7 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 		return nil, &Failure{Reason: "template: " + err.Error()}
 	}
 	extra := map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
-		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID)}
+		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID), "segments": m.Segments}
 	r, err := ct.Render(c, extra)
 	if err != nil {
 		return nil, &Failure{Reason: "render: " + err.Error()}

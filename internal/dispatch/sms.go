@@ -91,7 +91,8 @@ func (d *Dispatcher) sendSMS(ctx context.Context, m *store.Outgoing) (reply stri
 	if err != nil {
 		return "", time.Time{}, nil, &Failure{Reason: "template: " + err.Error()}
 	}
-	r, err := ct.Render(&m.Contact, map[string]any{"unsubscribe_url": "", "preferences_url": "", "booking_url": "", "confirm_url": ""})
+	r, err := ct.Render(&m.Contact, map[string]any{"unsubscribe_url": "", "preferences_url": "", "booking_url": "", "confirm_url": "",
+		"segments": m.Segments})
 	if err != nil {
 		return "", time.Time{}, nil, &Failure{Reason: "render: " + err.Error()}
 	}

@@ -156,12 +156,21 @@ func Compile(t Template) (*Compiled, error) {
 }
 
 // Render applies the template to a contact (see the Render function).
+// extra["segments"], a []string, is the contact's segments, read as
+// contact.segments.
 func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, error) {
 	var out Rendered
 	var err error
 	plain := bindings(c, false)
 	escaped := bindings(c, true)
 	for k, v := range extra {
+		if k == "segments" {
+			// The contact's segments, for blocks shown to some segments only:
+			// {% if contact.segments contains "warm-intent" %}.
+			plain["contact"].(map[string]any)["segments"] = v
+			escaped["contact"].(map[string]any)["segments"] = v
+			continue
+		}
 		plain[k], escaped[k] = v, v
 	}
 	if out.Subject, err = renderTpl(ct.subject, plain); err != nil {
@@ -266,7 +275,7 @@ func bindings(c *contact.Contact, escape bool) map[string]any {
 		"source": s(c.Source), "offer": s(c.Offer), "persona": s(c.Persona), "request_type": s(c.RequestType),
 		"urgency": s(c.Urgency), "status": s(c.Status), "lifecycle": s(c.Lifecycle), "owner": s(c.Owner),
 		"next_step": s(c.NextStep), "potential_value": num(c.PotentialValue), "budget": num(c.Budget),
-		"tags": tags, "custom": custom,
+		"tags": tags, "custom": custom, "segments": []string{},
 	}}
 }
 

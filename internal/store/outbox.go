@@ -225,6 +225,7 @@ type Outgoing struct {
 	Layout     *Layout // the layout's version in force, when Content names one
 	Consents   []contact.Consent
 	Suppressed *Suppression // nil: the address is not suppressed
+	Segments   []string     // the contact's segments, by name
 }
 
 // Layout is the version in force of a layout template.
@@ -342,11 +343,31 @@ func (s *Store) outgoing(ctx context.Context, claimed []Message) ([]Outgoing, er
 	if err := rows.Err(); err != nil {
 		return nil, s.dbErr("read consents to send", err)
 	}
+	rows, err = s.r.QueryContext(ctx, s.q(`SELECT m.contact_id, s.name FROM segment_members m JOIN segments s ON s.id = m.segment_id
+		WHERE m.contact_id IN (`+marks+`) ORDER BY m.contact_id, s.name`), ids...)
+	if err != nil {
+		return nil, s.dbErr("read segments to send", err)
+	}
+	segs := map[int64][]string{}
+	for rows.Next() {
+		var cid int64
+		var name string
+		if err := rows.Scan(&cid, &name); err != nil {
+			rows.Close()
+			return nil, s.dbErr("read segments to send", err)
+		}
+		segs[cid] = append(segs[cid], name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("read segments to send", err)
+	}
 	versions := map[string]TemplateVersion{}
 	layouts := map[string]*Layout{}
 	for i := range out {
 		m := &out[i]
 		m.Consents = contact.CurrentConsents(ledgers[m.ContactID])
+		m.Segments = segs[m.ContactID]
 		key := fmt.Sprintf("%s\x00%d", m.Template, m.TemplateVersion)
 		v, ok := versions[key]
 		if !ok {

@@ -246,6 +246,15 @@ func (s *Store) PreviewTemplate(ctx context.Context, name string, contactID int6
 	for _, v := range TemplateVariables {
 		extra[v] = "https://example.invalid/" + v
 	}
+	in, err := s.ContactSegments(ctx, contactID)
+	if err != nil {
+		return message.Rendered{}, err
+	}
+	names := make([]string, len(in))
+	for i, sg := range in {
+		names[i] = sg.Name
+	}
+	extra["segments"] = names
 	r, err := message.Render(message.Template{Subject: tp.Subject, HTML: tp.HTML, Text: tp.Text}, &c, extra)
 	if err != nil || tp.Layout == "" || r.HTML == "" {
 		return r, err
