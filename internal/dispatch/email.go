@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"html"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nurturehq/nurture/internal/channel/email"
 	"github.com/nurturehq/nurture/internal/store"
@@ -42,10 +44,15 @@ type Email struct {
 	Tracking bool
 }
 
-// Relay is what sends a built message: *email.Pool.
+// Relay is what sends a built message: *email.Pool. The message is data's
+// parts one after the other.
 type Relay interface {
-	Send(ctx context.Context, from, to string, data []byte) (string, error)
+	Send(ctx context.Context, from, to string, data ...[]byte) (string, error)
 }
+
+// bodies are reused message buffers: a 6 KB newsletter takes 10–20 KB of
+// MIME, which would otherwise be garbage after every send.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Public paths (see web): what the links in a message point to.
 const (
@@ -82,7 +89,13 @@ func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, 
 			relay = rr
 		}
 	}
-	data, err := builder.Build(msg)
+	body := bodies.Get().(*bytes.Buffer)
+	defer func() {
+		if body.Cap() <= 1<<20 { // a huge message's buffer is not kept
+			bodies.Put(body)
+		}
+	}()
+	sig, err := builder.BuildInto(body, msg)
 	if err != nil {
 		return "", &Failure{Reason: "build message: " + err.Error()}
 	}
@@ -90,7 +103,7 @@ func (d *Dispatcher) sendEmail(ctx context.Context, m *store.Outgoing) (string, 
 	if from == "" {
 		from = msg.From.Addr
 	}
-	reply, err := relay.Send(ctx, from, msg.To.Addr, data)
+	reply, err := relay.Send(ctx, from, msg.To.Addr, []byte(sig), body.Bytes())
 	if err != nil {
 		var se *email.SendError
 		if errors.As(err, &se) {

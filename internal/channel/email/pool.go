@@ -90,9 +90,10 @@ func NewPool(r Relay, tlsConfig *tls.Config) (*Pool, error) {
 func (p *Pool) Relay() Relay { return p.relay }
 
 // Send hands one message to the relay and returns the server's reply to
-// its data ("250 2.0.0 Ok: queued as …"). Errors are *SendError unless ctx
-// ended first.
-func (p *Pool) Send(ctx context.Context, from, to string, data []byte) (string, error) {
+// its data ("250 2.0.0 Ok: queued as …"). The message is data's parts one
+// after the other (a signature, then the body). Errors are *SendError
+// unless ctx ended first.
+func (p *Pool) Send(ctx context.Context, from, to string, data ...[]byte) (string, error) {
 	for _, l := range []*rate.Limiter{p.perSec, p.perHour} {
 		if l != nil {
 			if err := l.Wait(ctx); err != nil {
@@ -120,7 +121,7 @@ func (p *Pool) Send(ctx context.Context, from, to string, data []byte) (string, 
 }
 
 // send runs one SMTP transaction on an open session.
-func (p *Pool) send(sess *smtp.Client, from, to string, data []byte) (string, error) {
+func (p *Pool) send(sess *smtp.Client, from, to string, data [][]byte) (string, error) {
 	if err := sess.UpdateDeadline(p.relay.Timeout); err != nil {
 		return "", err
 	}
@@ -134,8 +135,10 @@ func (p *Pool) send(sess *smtp.Client, from, to string, data []byte) (string, er
 	if err != nil {
 		return "", err
 	}
-	if _, err := w.Write(data); err != nil {
-		return "", err
+	for _, d := range data {
+		if _, err := w.Write(d); err != nil {
+			return "", err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return "", err
