@@ -190,7 +190,7 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	}
 	if e.Tracking && msg.HTML != "" && !slices.Contains(c.Tags, store.PrefNoTracking) {
 		own := base + "/"
-		tracked, err := track.Rewrite(msg.HTML, func(href string) (string, bool) {
+		tracked, err := track.RewriteWithPixel(msg.HTML, func(href string) (string, bool) {
 			if strings.HasPrefix(href, own) {
 				return "", false // our own unsubscribe and preference links
 			}
@@ -199,9 +199,9 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 				return "", false
 			}
 			return base + PathClick + tok, true
-		})
+		}, base+PathOpen+e.Signer.Open(m.ID))
 		if err == nil {
-			msg.HTML = track.AddPixel(tracked, base+PathOpen+e.Signer.Open(m.ID))
+			msg.HTML = tracked
 		}
 	}
 	return msg, nil

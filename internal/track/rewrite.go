@@ -32,8 +32,19 @@ const NoTrack = "data-nurture-notrack"
 // semicolon in a value) is that one tag written again from its parsed
 // attributes.
 func Rewrite(doc string, link func(href string) (string, bool)) (string, error) {
+	return rewrite(doc, link, "")
+}
+
+// RewriteWithPixel is AddPixel(Rewrite(doc, link), pixelURL) in one pass
+// over the document: the tokenizer's walk is most of the cost of both.
+func RewriteWithPixel(doc string, link func(href string) (string, bool), pixelURL string) (string, error) {
+	return rewrite(doc, link, pixelURL)
+}
+
+func rewrite(doc string, link func(href string) (string, bool), pixelURL string) (string, error) {
 	var out strings.Builder
-	out.Grow(len(doc) + len(doc)/8)
+	out.Grow(len(doc) + len(doc)/8 + len(pixelURL) + 80)
+	body, htm := -1, -1 // where the last </body> and </html> start in out
 	z := xhtml.NewTokenizer(strings.NewReader(doc))
 	for {
 		tt := z.Next()
@@ -42,7 +53,28 @@ func Rewrite(doc string, link func(href string) (string, bool)) (string, error) 
 				return "", fmt.Errorf("rewrite links: %w", err)
 			}
 			out.Write(z.Raw())
-			return out.String(), nil
+			if pixelURL == "" {
+				return out.String(), nil
+			}
+			res := out.String()
+			at := len(res)
+			if body >= 0 {
+				at = body
+			} else if htm >= 0 {
+				at = htm
+			}
+			return res[:at] + pixelTag(pixelURL) + res[at:], nil
+		}
+		if tt == xhtml.EndTagToken && pixelURL != "" {
+			raw := bytes.Clone(z.Raw())
+			switch name, _ := z.TagName(); string(name) {
+			case "body":
+				body = out.Len()
+			case "html":
+				htm = out.Len()
+			}
+			out.Write(raw)
+			continue
 		}
 		if tt != xhtml.StartTagToken && tt != xhtml.SelfClosingTagToken {
 			out.Write(z.Raw())
@@ -248,7 +280,7 @@ func asciiLower(b []byte) string {
 // last </body>, or before its last </html> when it has no </body>, or at the
 // end when it has neither. Tags inside comments and <script> do not count.
 func AddPixel(doc, pixelURL string) string {
-	img := `<img src="` + html.EscapeString(pixelURL) + `" width="1" height="1" alt="" style="display:none">`
+	img := pixelTag(pixelURL)
 	body, htm := -1, -1
 	z := xhtml.NewTokenizer(strings.NewReader(doc))
 	off := 0
@@ -275,4 +307,9 @@ func AddPixel(doc, pixelURL string) string {
 		at = htm
 	}
 	return doc[:at] + img + doc[at:]
+}
+
+// pixelTag is the open pixel's <img>.
+func pixelTag(pixelURL string) string {
+	return `<img src="` + html.EscapeString(pixelURL) + `" width="1" height="1" alt="" style="display:none">`
 }

@@ -266,3 +266,28 @@ func FuzzRewrite(f *testing.F) {
 		_ = AddPixel(in, "https://t.example/o")
 	})
 }
+
+// RewriteWithPixel does in one pass what Rewrite then AddPixel do in two.
+func TestRewriteWithPixelIsBoth(t *testing.T) {
+	link := func(href string) (string, bool) { return "https://t.test/c?u=" + href, true }
+	for _, doc := range []string{
+		`<html><body><p><a href="https://a.test/x?a=1&amp;b=2">x</a></p></body></html>`,
+		`<HTML><BODY><A HREF='https://a.test/'>x</A></BODY></HTML>`,
+		`<p>no body <a href="https://a.test/">x</a></p>`,
+		`<html><p>no body tag</p></html>`,
+		`<body><script>var s = "</body>";</script><!-- </body> --><a href="https://a.test">y</a></body>`,
+		`<body>one</body><body>two</body>`,
+		`plain text`,
+		``,
+	} {
+		two, err := Rewrite(doc, link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := AddPixel(two, "https://t.test/o?a=1&b=2")
+		got, err := RewriteWithPixel(doc, link, "https://t.test/o?a=1&b=2")
+		if err != nil || got != want {
+			t.Errorf("RewriteWithPixel(%q) =\n%q, %v; want\n%q", doc, got, err, want)
+		}
+	}
+}
