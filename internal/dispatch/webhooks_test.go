@@ -14,6 +14,7 @@ import (
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/dispatch"
+	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
 )
@@ -141,6 +142,54 @@ func TestWebhookGoneStopsAndDisabledGetsNothing(t *testing.T) {
 		}
 		if err := s.DisableWebhook(ctx, wh.ID); err == nil {
 			t.Error("disabling twice succeeded")
+		}
+	})
+}
+
+// Events scoring and segments write in bulk (segment_entered) reach
+// webhooks too.
+func TestWebhooksGetSegmentEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		ctx := context.Background()
+		doc, err := segment.ParseDocument([]byte("segments:\n  - name: viewers\n    rule: count(\"page_viewed\", \"14d\") >= 1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SaveSegments(ctx, store.SaveSegmentsParams{Document: doc, By: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			ok, err := s.RunJob(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+		}
+		wh, err := s.CreateWebhook(ctx, "http://127.0.0.1:9/x", []string{"segment_entered"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.WriteContact(ctx, store.WriteContactParams{Input: contact.Input{Email: "ada@example.com"}, Source: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.AppendEvents(ctx, []store.EventInput{{ContactID: res.Contact.ID, Type: "page_viewed", Source: "api",
+			OccurredAt: clk.Now()}}); r[0].Err != nil {
+			t.Fatal(r[0].Err)
+		}
+		log, err := s.WebhookDeliveries(ctx, wh.ID, 0, 10)
+		if err != nil || len(log) != 1 || log[0].EventType != "segment_entered" {
+			t.Fatalf("deliveries = %+v, %v; want the segment_entered of the view", log, err)
+		}
+		evs, _, _ := s.Timeline(ctx, res.Contact.ID, nil, 50)
+		var found bool
+		for _, e := range evs {
+			found = found || e.ID == log[0].EventID && e.Type == "segment_entered"
+		}
+		if !found {
+			t.Errorf("delivery names event %d, which is not the contact's segment_entered", log[0].EventID)
 		}
 	})
 }

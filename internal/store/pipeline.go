@@ -486,6 +486,9 @@ func (s *Store) LogActivity(ctx context.Context, id int64, a pipeline.Activity) 
 		if err != nil {
 			return err
 		}
+		if err := t.fanOut(id, eventID, event.ActivityLogged, now); err != nil {
+			return err
+		}
 		if err := t.scoreEvent(id, score.Event{ID: eventID, Type: event.ActivityLogged, Source: "api", At: at, Properties: b}, nil); err != nil {
 			return err
 		}

@@ -183,7 +183,29 @@ func (t *tx) flushEvents() error {
 	if b == nil || len(b.events) == 0 {
 		return nil
 	}
-	err := t.execRows(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties) VALUES `, 6, "", b.events)
+	// Events a webhook subscribes to are written one by one, for their
+	// ids; the others in bulk.
+	bulk := b.events[:0:0]
+	for _, row := range b.events {
+		typ := row[1].(string)
+		subs, err := t.subscribers(typ)
+		if err != nil {
+			return err
+		}
+		if len(subs) == 0 {
+			bulk = append(bulk, row)
+			continue
+		}
+		var id int64
+		if err := t.queryRow(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, row...).Scan(&id); err != nil {
+			return err
+		}
+		if err := t.fanOut(row[0].(int64), id, typ, fromMS(row[2].(int64))); err != nil {
+			return err
+		}
+	}
+	err := t.execRows(`INSERT INTO events (contact_id, type, occurred_at, received_at, source, properties) VALUES `, 6, "", bulk)
 	b.events = b.events[:0]
 	return err
 }
