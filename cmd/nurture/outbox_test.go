@@ -163,8 +163,10 @@ func TestKillDuringSendingLosesNothingSendsNothingTwice(t *testing.T) {
 			if status[store.MessageSent]+status[store.MessageInDoubt] != n {
 				t.Errorf("statuses %v; want every message sent or in doubt", status)
 			}
-			if status[store.MessageInDoubt] > 200 {
-				t.Errorf("%d in doubt; want at most one claimed batch (200)", status[store.MessageInDoubt])
+			// At most a claimed batch not yet begun (32), the messages in flight
+			// (16) and outcomes not yet recorded (64).
+			if status[store.MessageInDoubt] > 112 {
+				t.Errorf("%d in doubt; want at most 112", status[store.MessageInDoubt])
 			}
 		})
 	}
