@@ -127,6 +127,15 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	}
 	extra := map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
 		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID), "segments": m.Segments}
+	// Tracking: links rewritten once per template version when they can be,
+	// per message otherwise (a layout, links made by Liquid).
+	tracking := e.Tracking && m.Kind == store.KindMarketing && !slices.Contains(c.Tags, store.PrefNoTracking)
+	perMessage := tracking
+	if tracking && m.Layout == nil {
+		if tt := d.tracked(m, ct); tt.ct != nil && d.trackingVars(tt, m.ID, extra) {
+			ct, perMessage = tt.ct, false
+		}
+	}
 	r, err := ct.Render(c, extra)
 	if err != nil {
 		return nil, &Failure{Reason: "render: " + err.Error()}
@@ -181,14 +190,7 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 		}
 		msg.ListID = listID(m.List, domain)
 	}
-	if msg.HTML != "" && !strings.Contains(msg.HTML, html.EscapeString(unsubURL)) && !strings.Contains(msg.HTML, unsubURL) {
-		msg.HTML = addFooter(msg.HTML, `<p style="font-size:12px;color:#666">`+
-			`<a href="`+html.EscapeString(unsubURL)+`">Unsubscribe</a> · <a href="`+html.EscapeString(prefsURL)+`">Preferences</a></p>`)
-	}
-	if !strings.Contains(msg.Text, unsubURL) {
-		msg.Text += "\n\n--\nUnsubscribe: " + unsubURL + "\nPreferences: " + prefsURL + "\n"
-	}
-	if e.Tracking && msg.HTML != "" && !slices.Contains(c.Tags, store.PrefNoTracking) {
+	if perMessage && msg.HTML != "" {
 		own := base + "/"
 		tracked, err := track.RewriteWithPixel(msg.HTML, func(href string) (string, bool) {
 			if strings.HasPrefix(href, own) {
@@ -203,6 +205,13 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 		if err == nil {
 			msg.HTML = tracked
 		}
+	}
+	if msg.HTML != "" && !strings.Contains(msg.HTML, html.EscapeString(unsubURL)) && !strings.Contains(msg.HTML, unsubURL) {
+		msg.HTML = addFooter(msg.HTML, `<p style="font-size:12px;color:#666">`+
+			`<a href="`+html.EscapeString(unsubURL)+`">Unsubscribe</a> · <a href="`+html.EscapeString(prefsURL)+`">Preferences</a></p>`)
+	}
+	if !strings.Contains(msg.Text, unsubURL) {
+		msg.Text += "\n\n--\nUnsubscribe: " + unsubURL + "\nPreferences: " + prefsURL + "\n"
 	}
 	return msg, nil
 }

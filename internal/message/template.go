@@ -287,3 +287,16 @@ func sampleContact() *contact.Contact {
 		Persona: "tech", RequestType: "demo", Urgency: "high", Status: "new", Lifecycle: "lead", Owner: "sam",
 		NextStep: "call", PotentialValue: &v, Budget: &v, Tags: []string{"vip"}, CustomFields: map[string]any{}}
 }
+
+// WithHTML returns a copy of ct with another HTML body (a rewrite of the
+// template's own, such as its links made variables); the subject and the
+// text part stay ct's.
+func (ct *Compiled) WithHTML(src string) (*Compiled, error) {
+	tpl, err := lax.ParseString(src)
+	if err != nil {
+		return nil, &Error{Problems: []Problem{problem("html", err)}}
+	}
+	out := *ct
+	out.html = tpl
+	return &out, nil
+}
