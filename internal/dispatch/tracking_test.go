@@ -32,9 +32,9 @@ func TestTrackedTemplateEqualsPerMessageRewrite(t *testing.T) {
 		"loops and conditions": {`<body>{% for t in contact.tags %}<a href="https://a.test/t">{{ t }}</a>{% endfor %}
 {% if contact.country == "FR" %}<a href="https://a.test/fr">fr</a>{% else %}<a href="https://a.test/en">en</a>{% endif %}</body>`, true},
 		"no unsubscribe link, no body tag": {`<p><a href="https://a.test/">x</a></p>`, true},
-		"own page": {`<body><a href="https://n.test/p/abc">prefs</a><a href="https://a.test">a</a></body>`, true},
-		"a link made by Liquid": {`<body><a href="https://a.test/{{ contact.id }}">me</a><a href="https://a.test">a</a></body>`, false},
-		"a custom field as a link": {`<body><a href="{{ contact.custom.site }}">site</a></body>`, false},
+		"own page":                         {`<body><a href="https://n.test/p/abc">prefs</a><a href="https://a.test">a</a></body>`, true},
+		"a link made by Liquid":            {`<body><a href="https://a.test/{{ contact.id }}">me</a><a href="https://a.test">a</a></body>`, false},
+		"a custom field as a link":         {`<body><a href="{{ contact.custom.site }}">site</a></body>`, false},
 	}
 	c := contact.Contact{ID: 7, Email: "ada@example.com", FirstName: "Ada <b>", Country: "FR", Tags: []string{"x", "y"},
 		CustomFields: map[string]any{"site": "https://ada.example.com"}}
