@@ -613,22 +613,7 @@ func TestSegmentBlocks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
 		ctx := context.Background()
 		r := newRig(t, s, clk)
-		doc, err := segment.ParseDocument([]byte("segments:\n  - name: french\n    rule: country == \"FR\"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.SaveSegments(ctx, store.SaveSegmentsParams{Document: doc, By: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			ok, err := s.RunJob(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				break
-			}
-		}
+		saveSegments(t, s, "segments:\n  - name: french\n    rule: country == \"FR\"\n")
 		r.template(t, "news", "News", `<p>{% if contact.segments contains "french" %}Bonjour{% else %}Hello{% endif %}</p>`)
 		fr := r.contact(t, contact.Input{Email: "fr@example.com", Country: "FR"})
 		us := r.contact(t, contact.Input{Email: "us@example.com", Country: "US"})
@@ -648,4 +633,26 @@ func TestSegmentBlocks(t *testing.T) {
 			t.Errorf("preview = %+v, %v", p, err)
 		}
 	})
+}
+
+// saveSegments saves a segments document and builds them.
+func saveSegments(t *testing.T, s *store.Store, src string) {
+	t.Helper()
+	ctx := context.Background()
+	doc, err := segment.ParseDocument([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveSegments(ctx, store.SaveSegmentsParams{Document: doc, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ok, err := s.RunJob(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+	}
 }

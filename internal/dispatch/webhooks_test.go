@@ -14,7 +14,6 @@ import (
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/dispatch"
-	"github.com/nurturehq/nurture/internal/segment"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
 )
@@ -151,22 +150,7 @@ func TestWebhookGoneStopsAndDisabledGetsNothing(t *testing.T) {
 func TestWebhooksGetSegmentEvents(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
 		ctx := context.Background()
-		doc, err := segment.ParseDocument([]byte("segments:\n  - name: viewers\n    rule: count(\"page_viewed\", \"14d\") >= 1\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.SaveSegments(ctx, store.SaveSegmentsParams{Document: doc, By: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			ok, err := s.RunJob(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				break
-			}
-		}
+		saveSegments(t, s, "segments:\n  - name: viewers\n    rule: count(\"page_viewed\", \"14d\") >= 1\n")
 		wh, err := s.CreateWebhook(ctx, "http://127.0.0.1:9/x", []string{"segment_entered"}, "")
 		if err != nil {
 			t.Fatal(err)
