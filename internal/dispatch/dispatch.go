@@ -292,6 +292,10 @@ func (d *Dispatcher) deliver(ctx context.Context, m *store.Outgoing) store.Outco
 		props["code"] = f.Code
 	}
 	out.Properties = props
+	if f.InDoubt {
+		out.Status, out.Event = store.MessageInDoubt, m.Channel+"_in_doubt"
+		return out
+	}
 	now := d.clock.Now()
 	if f.Temporary && now.Sub(m.CreatedAt) < d.cfg.MaxAge {
 		out.Status, out.Event = store.MessageQueued, m.Channel+"_deferred"
@@ -310,8 +314,11 @@ func (d *Dispatcher) deliver(ctx context.Context, m *store.Outgoing) store.Outco
 // Failure is why a send did not go.
 type Failure struct {
 	Temporary bool
-	Code      int // the provider's code (an SMTP reply code, an HTTP status)
-	Reason    string
+	// InDoubt says the message may have gone out (the connection broke
+	// after the request was sent): it is not retried.
+	InDoubt bool
+	Code    int // the provider's code (an SMTP reply code, an HTTP status)
+	Reason  string
 }
 
 func (f *Failure) Error() string { return f.Reason }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,11 @@ func (d *Dispatcher) sendSMS(ctx context.Context, m *store.Outgoing) (reply stri
 		var se *sms.Error
 		var ve *sms.ValidationError
 		switch {
+		case errors.As(err, &se) && se.HTTPStatus == 0 && se.Temporary && !dialFailed(se.Err):
+			// The request may have reached the provider before the connection
+			// broke: the text may be on its way. Sending again could send it
+			// twice, so it is in doubt.
+			return "", time.Time{}, props, &Failure{InDoubt: true, Reason: se.Error()}
 		case errors.As(err, &se):
 			return "", time.Time{}, props, &Failure{Temporary: se.Temporary, Code: se.Code, Reason: se.Error()}
 		case errors.As(err, &ve):
@@ -122,4 +128,11 @@ func (d *Dispatcher) sendSMS(ctx context.Context, m *store.Outgoing) (reply stri
 	}
 	props["provider_id"] = res.ProviderID
 	return res.ProviderID + " " + res.Status, time.Time{}, props, nil
+}
+
+// dialFailed says whether err is a failure to connect: then nothing was
+// sent, and trying again is safe.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

@@ -121,5 +121,21 @@ func TestSMSNeedsConsentAndRespectsQuietHours(t *testing.T) {
 		if m, _ := s.GetMessage(ctx, c); m.Status != store.MessageQueued || m.Attempts != 1 {
 			t.Errorf("503: %+v; want queued for a retry", m)
 		}
+		// The connection breaks after the request was sent: the text may be
+		// on its way, so it is in doubt and not sent again.
+		clk.Advance(time.Hour)
+		drain() // sends the 503's retry
+		before := len(tw.Messages())
+		tw.DropNext(1)
+		c = queue(yes)
+		drain()
+		clk.Advance(time.Hour)
+		drain()
+		if m, _ := s.GetMessage(ctx, c); m.Status != store.MessageInDoubt || m.Attempts != 1 {
+			t.Errorf("dropped connection: %+v; want in doubt, tried once", m)
+		}
+		if len(tw.Messages()) != before {
+			t.Errorf("the provider got %d more texts; want none after the drop", len(tw.Messages())-before)
+		}
 	})
 }

@@ -469,7 +469,7 @@ func (t *tx) completeMessage(o Outcome) error {
 		sent = ms(now)
 	case MessageQueued:
 		due = ms(o.RetryAt)
-	case MessageFailed, MessageSuppressed:
+	case MessageFailed, MessageSuppressed, MessageInDoubt:
 	default:
 		return fmt.Errorf("message outcome %q is not one", o.Status)
 	}
