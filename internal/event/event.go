@@ -136,9 +136,13 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
+// ValidName reports whether t is well formed as an event type name (of
+// any event, Nurture's own included).
+func ValidName(t string) bool { return typePattern.MatchString(t) }
+
 // CheckType validates an event type name sent by a client.
 func CheckType(t string) error {
-	if !typePattern.MatchString(t) {
+	if !ValidName(t) {
 		return &ValidationError{"type", "must be lower-case letters, digits and _ (starting with a letter), at most 64"}
 	}
 	if IsSystem(t) {

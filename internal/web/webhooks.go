@@ -64,7 +64,7 @@ func (s *Server) registerWebhooks(api huma.API) {
 			if e == "*" && len(b.Events) == 1 {
 				break
 			}
-			if event.CheckType(e) != nil || seen[e] {
+			if !event.ValidName(e) || seen[e] {
 				return nil, fieldError(fmt.Sprintf("events[%d]", i), "is not an event type, or is repeated (\"*\" stands alone)", e)
 			}
 			seen[e] = true
