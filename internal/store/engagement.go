@@ -119,10 +119,11 @@ func (t *tx) unsubscribe(c contact.Contact, messageID int64, ip, source string) 
 		return nil
 	}
 	now := t.s.now()
-	before, err := t.s.suppressionTx(t, ChannelEmail, c.Email)
+	found, err := t.s.suppressions(t.query, ChannelEmail, []string{c.Email})
 	if err != nil {
 		return err
 	}
+	before := found[c.Email]
 	if err := t.recordConsents(c.ID, []contact.ConsentInput{{Channel: ChannelEmail, Purpose: KindMarketing,
 		Status: contact.ConsentWithdrawn, Source: source, IP: ip}}, source, now); err != nil {
 		return err
@@ -138,25 +139,4 @@ func (t *tx) unsubscribe(c contact.Contact, messageID int64, ip, source string) 
 		props["message"] = messageID
 	}
 	return t.appendSystemEvent(c.ID, "unsubscribed", source, now, props)
-}
-
-// suppressionTx is suppression read inside a write.
-func (s *Store) suppressionTx(t *tx, channel, addr string) (*Suppression, error) {
-	rows, err := t.query("SELECT "+suppressionColumns+" FROM suppressions WHERE channel = ? AND address IN (?, ?)",
-		channel, addr, s.hashedAddress(addr))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var best *Suppression
-	for rows.Next() {
-		x, err := scanSuppression(rows)
-		if err != nil {
-			return nil, err
-		}
-		if best == nil || x.Scope == ScopeAll {
-			best = &x
-		}
-	}
-	return best, rows.Err()
 }

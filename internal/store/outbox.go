@@ -396,10 +396,22 @@ func (s *Store) outgoing(ctx context.Context, claimed []Message) ([]Outgoing, er
 			m.Contact.ID = m.ContactID // erased since it was queued: no address, the worker suppresses it
 			continue
 		}
-		if addr := m.Contact.Address(m.Channel); addr != "" {
-			m.Suppressed, err = s.suppression(ctx, m.Channel, addr)
-			if err != nil {
-				return nil, err
+	}
+	// The suppression list, one query per channel for the whole batch.
+	addrs := map[string][]string{}
+	for i := range out {
+		if a := out[i].Contact.Address(out[i].Channel); a != "" {
+			addrs[out[i].Channel] = append(addrs[out[i].Channel], a)
+		}
+	}
+	for ch, list := range addrs {
+		found, err := s.suppressions(s.readQuery(ctx), ch, list)
+		if err != nil {
+			return nil, s.dbErr("read suppressions to send", err)
+		}
+		for i := range out {
+			if out[i].Channel == ch {
+				out[i].Suppressed = found[out[i].Contact.Address(ch)]
 			}
 		}
 	}

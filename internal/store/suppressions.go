@@ -77,26 +77,50 @@ func scanSuppression(row scanner) (Suppression, error) {
 	return x, err
 }
 
-// suppression finds the entry for an address, in clear or hashed; the
-// strongest wins when both exist.
-func (s *Store) suppression(ctx context.Context, channel, addr string) (*Suppression, error) {
-	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+suppressionColumns+" FROM suppressions WHERE channel = ? AND address IN (?, ?)"),
-		channel, addr, s.hashedAddress(addr))
+// queryFunc runs a query on the reader pool or inside a write.
+type queryFunc func(q string, args ...any) (*sql.Rows, error)
+
+// suppressions finds the entries of addresses (in clear or hashed) on a
+// channel, in one query; the strongest entry of each address wins.
+func (s *Store) suppressions(query queryFunc, channel string, addrs []string) (map[string]*Suppression, error) {
+	out := map[string]*Suppression{}
+	if len(addrs) == 0 {
+		return out, nil
+	}
+	owner := map[string]string{} // stored address → the address asked about
+	args := []any{channel}
+	for _, a := range addrs {
+		h := s.hashedAddress(a)
+		owner[a], owner[h] = a, a
+		args = append(args, a, h)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
+	rows, err := query("SELECT "+suppressionColumns+" FROM suppressions WHERE channel = ? AND address IN ("+marks+")", args...)
 	if err != nil {
-		return nil, s.dbErr("read suppressions", err)
+		return nil, err
 	}
 	defer rows.Close()
-	var best *Suppression
 	for rows.Next() {
 		x, err := scanSuppression(rows)
 		if err != nil {
-			return nil, s.dbErr("read suppressions", err)
+			return nil, err
 		}
-		if best == nil || x.Scope == ScopeAll {
-			best = &x
+		a := owner[x.Address]
+		if best := out[a]; best == nil || x.Scope == ScopeAll {
+			out[a] = &x
 		}
 	}
-	return best, s.dbErr("read suppressions", rows.Err())
+	return out, rows.Err()
+}
+
+func (s *Store) readQuery(ctx context.Context) queryFunc {
+	return func(q string, args ...any) (*sql.Rows, error) { return s.r.QueryContext(ctx, s.q(q), args...) }
+}
+
+// suppression finds the entry for one address, or nil.
+func (s *Store) suppression(ctx context.Context, channel, addr string) (*Suppression, error) {
+	found, err := s.suppressions(s.readQuery(ctx), channel, []string{addr})
+	return found[addr], s.dbErr("read suppressions", err)
 }
 
 // SuppressionFor returns the entry for an address, or nil.
