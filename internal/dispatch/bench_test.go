@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,11 +117,13 @@ func BenchmarkSend(b *testing.B) {
 		clearRefs()
 		stopHeap, heapPeak := sampleHeap()
 		b.StartTimer()
+		stopProfile := profileCPU(b)
 		start := time.Now()
 		if _, err := d.Drain(ctx); err != nil {
 			b.Fatal(err)
 		}
 		elapsed := time.Since(start)
+		stopProfile()
 		b.StopTimer()
 		stopHeap()
 		if got := srv.Count(); got != int64(n) {
@@ -161,6 +164,23 @@ func fill(b *testing.B, s *store.Store, n int) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// profileCPU writes a CPU profile of the sending alone (not the filling)
+// to the file NURTURE_BENCH_CPUPROFILE names, when it is set.
+func profileCPU(b *testing.B) (stop func()) {
+	path := os.Getenv("NURTURE_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // clearRefs resets the kernel's peak RSS so peakRSS measures from here.

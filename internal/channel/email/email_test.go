@@ -441,3 +441,94 @@ func TestTLSModes(t *testing.T) {
 		t.Errorf("starttls required against a plain server: err %v, %d received; want an error and nothing sent", err, plain.Count())
 	}
 }
+
+// TestTransactionShapes sends through servers that offer PIPELINING and
+// CHUNKING, PIPELINING alone, and neither: the message arrives as written
+// (dot-stuffing undone, a bare LF made CRLF, a final CRLF added), a refused
+// recipient is a permanent error with the server's reply, and the session
+// stays in step for the next message.
+func TestTransactionShapes(t *testing.T) {
+	parts := [][]byte{
+		[]byte("DKIM-Signature: v=1\r\n"),
+		[]byte("Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\nLF\r\n.\r\nno final line end"),
+	}
+	want := "DKIM-Signature: v=1\r\nSubject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\r\nLF\r\n.\r\nno final line end\r\n"
+	for _, tc := range []struct {
+		name string
+		opts smtptest.SinkOptions
+	}{
+		{"pipelining and chunking", smtptest.SinkOptions{}},
+		{"pipelining", smtptest.SinkOptions{NoChunking: true}},
+		{"neither", smtptest.SinkOptions{NoChunking: true, NoPipelining: true}},
+		{"chunking without pipelining", smtptest.SinkOptions{NoPipelining: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Keep = true
+			sink, err := smtptest.StartSinkWith(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			refusing := tc.opts
+			refusing.RefuseRcpt = "550 5.1.1 no such user here"
+			bad, err := smtptest.StartSinkWith(refusing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bad.Close()
+			for _, srv := range []*smtptest.Sink{sink, bad} {
+				r, err := email.ParseRelayURL(srv.URL() + "&connections=1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Timeout = 5 * time.Second
+				pool, err := email.NewPool(r, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pool.Close()
+				for i := range 3 {
+					reply, err := pool.Send(context.Background(), "bounce@acme.test", "ada@example.com", parts...)
+					if srv == bad {
+						var se *email.SendError
+						if !errors.As(err, &se) || se.Temporary || se.Code != 550 || se.Status != "5.1.1" || !strings.Contains(se.Reply, "no such user") {
+							t.Fatalf("send %d to a refusing server: %v (%#v); want a permanent 550 5.1.1", i, err, se)
+						}
+						continue
+					}
+					if err != nil || !strings.Contains(reply, "queued as S") {
+						t.Fatalf("send %d: %q, %v", i, reply, err)
+					}
+				}
+			}
+			got := sink.Messages()
+			if len(got) != 3 {
+				t.Fatalf("server got %d messages; want 3", len(got))
+			}
+			for _, m := range got {
+				if string(m) != want {
+					t.Errorf("server got\n%q\nwant\n%q", m, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSendRefusesLineBreaksInAddresses(t *testing.T) {
+	srv := newServer(t)
+	pool := newPool(t, srv, "")
+	for _, addr := range []string{"a@b.test\r\nRCPT TO:<x@y.test>", "a@b.test>", "<a@b.test"} {
+		_, err := pool.Send(context.Background(), addr, "ada@example.com", []byte("Subject: x\r\n\r\nx\r\n"))
+		var se *email.SendError
+		if !errors.As(err, &se) || se.Temporary {
+			t.Errorf("from %q: %v; want a permanent error", addr, err)
+		}
+		_, err = pool.Send(context.Background(), "bounce@acme.test", addr, []byte("Subject: x\r\n\r\nx\r\n"))
+		if !errors.As(err, &se) || se.Temporary {
+			t.Errorf("to %q: %v; want a permanent error", addr, err)
+		}
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("server got %d messages; want none", n)
+	}
+}

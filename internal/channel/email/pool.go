@@ -1,6 +1,9 @@
 package email
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -120,33 +123,189 @@ func (p *Pool) Send(ctx context.Context, from, to string, data ...[]byte) (strin
 	return "", se
 }
 
-// send runs one SMTP transaction on an open session.
+// send runs one SMTP transaction on an open session. When the server
+// offers PIPELINING (RFC 2920) the commands go together: with CHUNKING (RFC
+// 3030) the whole message is one write and one round trip (MAIL, RCPT, BDAT
+// with the data), otherwise two (MAIL, RCPT, DATA; then the data). Data is
+// written as it is, dot-stuffed for DATA; lines must end in CRLF, as
+// Builder's do (a bare LF is sent as CRLF).
 func (p *Pool) send(sess *smtp.Client, from, to string, data [][]byte) (string, error) {
+	if strings.ContainsAny(from, "\r\n<>") || strings.ContainsAny(to, "\r\n<>") {
+		return "", &SendError{Reply: "an address contains a line break or angle bracket"}
+	}
 	if err := sess.UpdateDeadline(p.relay.Timeout); err != nil {
 		return "", err
 	}
-	if err := sess.Mail(from); err != nil {
-		return "", err
+	x := &txn{t: sess.Text}
+	x.pipelining, _ = sess.Extension("PIPELINING")
+	chunking, _ := sess.Extension("CHUNKING")
+	params := ""
+	if ok, _ := sess.Extension("SMTPUTF8"); ok && !isASCII(from+to) {
+		params = " SMTPUTF8"
 	}
-	if err := sess.Rcpt(to); err != nil {
-		return "", err
+	if err := x.command(250, "MAIL FROM:<%s>%s", from, params); err != nil || x.refused != nil {
+		return "", cmp.Or(err, x.refused)
 	}
-	w, err := sess.Data()
-	if err != nil {
-		return "", err
+	if err := x.command(25, "RCPT TO:<%s>", to); err != nil || x.refused != nil { // 250 or 251
+		return "", cmp.Or(err, x.refused)
 	}
-	for _, d := range data {
-		if _, err := w.Write(d); err != nil {
-			return "", err
+	if chunking {
+		data = crlf(data)
+		size := 0
+		for _, d := range data {
+			size += len(d)
+		}
+		fmt.Fprintf(x.t.W, "BDAT %d LAST\r\n", size)
+		for _, d := range data {
+			x.t.W.Write(d)
+		}
+		x.pending = append(x.pending, 250)
+	} else {
+		x.pending = append(x.pending, 354)
+		fmt.Fprintf(x.t.W, "DATA\r\n")
+		if err := x.read(); err != nil || x.refused != nil {
+			return "", cmp.Or(err, x.refused)
+		}
+		writeStuffed(x.t.W, data)
+		x.pending = append(x.pending, 250)
+	}
+	if err := x.read(); err != nil || x.refused != nil {
+		return "", cmp.Or(err, x.refused)
+	}
+	return x.reply, nil
+}
+
+// txn is one SMTP transaction's commands and the replies they wait for.
+type txn struct {
+	t          *textproto.Conn
+	pipelining bool
+	pending    []int  // the reply codes expected to what was written, in order
+	refused    error  // the first refusal; replies after it are read and dropped
+	reply      string // the text of the last good reply
+}
+
+// command writes a command; without pipelining it reads the reply at once.
+func (x *txn) command(code int, format string, args ...any) error {
+	fmt.Fprintf(x.t.W, format+"\r\n", args...)
+	x.pending = append(x.pending, code)
+	if x.pipelining {
+		return nil
+	}
+	return x.read()
+}
+
+// read flushes what was written and reads the replies pending. The error
+// it returns is a broken connection; a refusal is kept in x.refused. A 354
+// after an earlier refusal is answered with an empty message's end, so the
+// session stays in step for RSET.
+func (x *txn) read() error {
+	if err := x.t.W.Flush(); err != nil {
+		return err
+	}
+	pending := x.pending
+	x.pending = x.pending[:0]
+	for _, code := range pending {
+		_, msg, err := x.t.ReadResponse(code)
+		var te *textproto.Error
+		switch {
+		case err == nil:
+			x.reply = msg
+			if code == 354 && x.refused != nil {
+				x.t.W.WriteString(".\r\n")
+				if err := x.t.W.Flush(); err != nil {
+					return err
+				}
+				if _, _, err := x.t.ReadResponse(0); err != nil && !errors.As(err, &te) {
+					return err
+				}
+			}
+		case errors.As(err, &te):
+			if x.refused == nil {
+				x.refused = err
+			}
+		default:
+			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return "", err
+	return nil
+}
+
+// writeStuffed writes data as DATA's content (RFC 5321 §4.5.2): a line
+// that starts with a dot gets another, lines end in CRLF, and the end is
+// a line holding one dot.
+func writeStuffed(w *bufio.Writer, data [][]byte) {
+	writeLines(w, data, true)
+	w.WriteString(".\r\n")
+}
+
+// writeLines writes data with every line ending in CRLF, and with a dot
+// before each line that starts with one when stuff is set.
+func writeLines(w *bufio.Writer, data [][]byte, stuff bool) {
+	lineStart := true
+	last := byte('\n')
+	for _, d := range data {
+		for len(d) > 0 {
+			if stuff && lineStart && d[0] == '.' {
+				w.WriteByte('.')
+			}
+			i := bytes.IndexByte(d, '\n')
+			if i < 0 {
+				w.Write(d)
+				last, lineStart = d[len(d)-1], false
+				break
+			}
+			if i > 0 && d[i-1] == '\r' || i == 0 && last == '\r' {
+				w.Write(d[:i+1])
+			} else {
+				w.Write(d[:i])
+				w.WriteString("\r\n")
+			}
+			last, lineStart = '\n', true
+			d = d[i+1:]
+		}
 	}
-	if dc, ok := w.(*smtp.DataCloser); ok {
-		return dc.ServerResponse(), nil
+	if !lineStart {
+		w.WriteString("\r\n")
 	}
-	return "", nil
+}
+
+// crlf is data with every line ending in CRLF, the last one included: data
+// itself when it is so already (Builder's messages are), a copy otherwise.
+func crlf(data [][]byte) [][]byte {
+	clean := true
+	last := byte('\n')
+	for _, d := range data {
+		for i := 0; clean && i < len(d); {
+			j := bytes.IndexByte(d[i:], '\n')
+			if j < 0 {
+				break
+			}
+			if i+j > 0 && d[i+j-1] != '\r' || i+j == 0 && last != '\r' {
+				clean = false
+			}
+			i += j + 1
+		}
+		if len(d) > 0 {
+			last = d[len(d)-1]
+		}
+	}
+	if clean && last == '\n' {
+		return data
+	}
+	var b bytes.Buffer
+	w := bufio.NewWriter(&b)
+	writeLines(w, data, false)
+	w.Flush()
+	return [][]byte{b.Bytes()}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // acquire takes an idle session, or opens one if the pool is not full.
@@ -209,6 +368,10 @@ func (p *Pool) Close() {
 // classify turns SMTP errors into SendError: a reply code says which kind
 // it is; no reply means the connection failed, which is temporary.
 func classify(err error) *SendError {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se
+	}
 	var te *textproto.Error
 	if errors.As(err, &te) {
 		se := &SendError{Code: te.Code, Temporary: te.Code < 500, Reply: bounded(fmt.Sprintf("%d %s", te.Code, te.Msg))}
