@@ -131,52 +131,19 @@ func (b *Builder) BuildInto(body *bytes.Buffer, m *Message) (sig string, err err
 	if m.HTML == "" && m.Text == "" {
 		return "", errors.New("message has no body")
 	}
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent(), gomail.WithEncoding(gomail.EncodingQP))
-	if err := msg.FromFormat(m.From.Name, m.From.Addr); err != nil {
-		return "", fmt.Errorf("from: %w", err)
-	}
-	if err := msg.AddToFormat(m.To.Name, m.To.Addr); err != nil {
-		return "", fmt.Errorf("to: %w", err)
+	for _, a := range []Address{m.From, m.To} {
+		if _, err := mail.ParseAddress(a.Addr); err != nil || strings.ContainsAny(a.Addr, "<>") {
+			return "", fmt.Errorf("%q is not an email address", a.Addr)
+		}
 	}
 	if m.ReplyTo != "" {
-		if err := msg.ReplyTo(m.ReplyTo); err != nil {
-			return "", fmt.Errorf("reply-to: %w", err)
+		if _, err := mail.ParseAddress(m.ReplyTo); err != nil {
+			return "", fmt.Errorf("reply-to %q is not an email address", m.ReplyTo)
 		}
 	}
-	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(m.ID + "." + b.tag + "@" + m.From.Domain())
-	msg.SetDateWithValue(m.Date)
-	msg.SetGenHeader(HeaderMessage, m.ID)
-	if m.ListID != "" {
-		msg.SetGenHeaderPreformatted("List-Id", m.ListID)
-	}
-	if m.UnsubscribeURL != "" || m.UnsubscribeMailto != "" {
-		var targets []string
-		if m.UnsubscribeURL != "" {
-			targets = append(targets, "<"+m.UnsubscribeURL+">")
-		}
-		if m.UnsubscribeMailto != "" {
-			targets = append(targets, "<"+m.UnsubscribeMailto+">")
-		}
-		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, strings.Join(targets, ", "))
-		if m.UnsubscribeURL != "" {
-			msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
-		}
-	}
-	switch {
-	case m.Text != "" && m.HTML != "":
-		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	case m.HTML != "":
-		msg.SetBodyString(gomail.TypeTextHTML, m.HTML)
-	default:
-		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	}
-	// Quoted-printable grows text by up to a third; headers take a few KB.
-	body.Grow(2*(len(m.HTML)+len(m.Text)) + 4096)
-	if _, err := msg.WriteTo(body); err != nil {
-		return "", fmt.Errorf("write message: %w", err)
-	}
+	// Quoted-printable grows HTML by about a tenth; headers take a few KB.
+	body.Grow(len(m.HTML) + len(m.Text) + (len(m.HTML)+len(m.Text))/4 + 4096)
+	writeMIME(body, m, m.ID+"."+b.tag+"@"+m.From.Domain())
 	k := b.keys[m.From.Domain()]
 	if k == nil {
 		return "", nil
