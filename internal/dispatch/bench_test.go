@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -114,7 +115,11 @@ func BenchmarkSend(b *testing.B) {
 		}
 		fill(b, s, n)
 		runtime.GC()
+		if os.Getenv("NURTURE_BENCH_FREE") != "" {
+			debug.FreeOSMemory()
+		}
 		clearRefs()
+		startRSS := procStatus("VmRSS:")
 		stopHeap, heapPeak := sampleHeap()
 		b.StartTimer()
 		stopProfile := profileCPU(b)
@@ -126,10 +131,17 @@ func BenchmarkSend(b *testing.B) {
 		stopProfile()
 		b.StopTimer()
 		stopHeap()
+		if os.Getenv("NURTURE_BENCH_DIAG") != "" {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			smaps, _ := os.ReadFile("/proc/self/smaps_rollup")
+			b.Logf("go sys %d MB, heap inuse %d MB, heap released %d MB, stack %d MB\n%s", ms.Sys>>20, ms.HeapInuse>>20, ms.HeapReleased>>20, ms.StackSys>>20, smaps)
+		}
 		if got := srv.Count(); got != int64(n) {
 			b.Fatalf("server got %d messages; want %d", got, n)
 		}
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "msg/s")
+		b.ReportMetric(float64(startRSS)/(1<<20), "start-RSS-MB")
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MB")
 		b.ReportMetric(float64(heapPeak())/(1<<20), "peak-heap-MB")
 		pool.Close()
@@ -187,13 +199,16 @@ func profileCPU(b *testing.B) (stop func()) {
 func clearRefs() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS is VmHWM in bytes (Linux), 0 elsewhere.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatus("VmHWM:") }
+
+// procStatus is a /proc/self/status figure in bytes (Linux), 0 elsewhere.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

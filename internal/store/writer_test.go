@@ -38,3 +38,22 @@ func TestWriterReportsTransactionFailure(t *testing.T) {
 		t.Error("database errors were not counted")
 	}
 }
+
+// TestSQLiteCacheSize: the writer's page cache is the configured size, 16
+// MiB by default.
+func TestSQLiteCacheSize(t *testing.T) {
+	for _, tc := range []struct{ mb, want int }{{0, -16 << 10}, {8, -8 << 10}, {-3, -16 << 10}} {
+		s, err := Open(context.Background(), Config{DataDir: t.TempDir(), CacheMB: tc.mb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := s.w.QueryRow("PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got != tc.want {
+			t.Errorf("CacheMB %d: cache_size = %d; want %d", tc.mb, got, tc.want)
+		}
+	}
+}
