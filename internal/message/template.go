@@ -119,6 +119,9 @@ func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, err
 type Compiled struct {
 	subject, html, text *liquid.Template
 	derived             bool // text was made from the HTML template
+	// The same parts read by parseFast, when all of them can be (fast.go).
+	fast                            bool
+	fastSubject, fastHTML, fastText fastTpl
 }
 
 // Compile parses a template for Render.
@@ -143,22 +146,73 @@ func Compile(t Template) (*Compiled, error) {
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
+	text := t.Text
 	if ct.text == nil && ct.html != nil {
 		// The text part is made from the HTML once, as a template, rather
 		// than from every rendered HTML body: html2text costs as much as
 		// rendering. Liquid in the HTML (outside tags) survives as text; if
 		// the conversion breaks it, each message's HTML is converted instead.
-		if tpl, err := lax.ParseString(TextFromHTML(t.HTML)); err == nil {
+		text = TextFromHTML(t.HTML)
+		if tpl, err := lax.ParseString(text); err == nil {
 			ct.text, ct.derived = tpl, true
 		}
 	}
+	ct.setFast(t.Subject, t.HTML, text)
 	return &ct, nil
+}
+
+// setFast reads the parts for the renderer without Liquid, which is used
+// only when every part can be read so.
+func (ct *Compiled) setFast(subject, html, text string) {
+	ct.fastSubject, ct.fastHTML, ct.fastText = parseFast(subject), parseFast(html), parseFast(text)
+	ct.checkFast()
+}
+
+func (ct *Compiled) checkFast() {
+	ct.fast = (ct.subject == nil || ct.fastSubject != nil) && (ct.html == nil || ct.fastHTML != nil) &&
+		(ct.text == nil || ct.fastText != nil)
+}
+
+// renderFast is Render without Liquid, for templates setFast could read;
+// ok is false when a value is not a string and Liquid must format it.
+func (ct *Compiled) renderFast(c *contact.Contact, extra map[string]any) (out Rendered, ok bool) {
+	var b strings.Builder
+	part := func(t fastTpl, escape bool) (string, bool) {
+		b.Reset()
+		if !t.render(&b, c, extra, escape) {
+			return "", false
+		}
+		return b.String(), true
+	}
+	if out.Subject, ok = part(ct.fastSubject, false); !ok {
+		return out, false
+	}
+	out.Subject = strings.Join(strings.Fields(out.Subject), " ")
+	if out.HTML, ok = part(ct.fastHTML, true); !ok {
+		return out, false
+	}
+	if ct.text != nil {
+		if out.Text, ok = part(ct.fastText, false); !ok {
+			return out, false
+		}
+		if ct.derived {
+			out.Text = strings.TrimSpace(out.Text)
+		}
+	} else if out.HTML != "" {
+		out.Text = TextFromHTML(out.HTML)
+	}
+	return out, true
 }
 
 // Render applies the template to a contact (see the Render function).
 // extra["segments"], a []string, is the contact's segments, read as
 // contact.segments.
 func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, error) {
+	if ct.fast {
+		if out, ok := ct.renderFast(c, extra); ok {
+			return out, nil
+		}
+	}
 	var out Rendered
 	var err error
 	plain := bindings(c, false)
@@ -297,6 +351,7 @@ func (ct *Compiled) WithHTML(src string) (*Compiled, error) {
 		return nil, &Error{Problems: []Problem{problem("html", err)}}
 	}
 	out := *ct
-	out.html = tpl
+	out.html, out.fastHTML = tpl, parseFast(src)
+	out.checkFast()
 	return &out, nil
 }
