@@ -49,7 +49,8 @@ var benchHTML = func() string {
 // server, and reports messages per second and the process's peak RSS.
 // NURTURE_BENCH_DKIM picks the key: ed25519 (default), rsa2048, rsa1024, or
 // none (no signature). NURTURE_BENCH_SMTP=go-smtp sends to the go-smtp
-// server the tests use instead of the minimal sink.
+// server the tests use instead of the minimal sink; sink-data to the sink
+// without CHUNKING (pipelined DATA), sink-plain without PIPELINING either.
 //
 //	go test -run '^$' -bench Send -benchtime 1x ./internal/dispatch/
 func BenchmarkSend(b *testing.B) {
@@ -78,15 +79,20 @@ func BenchmarkSend(b *testing.B) {
 			Count() int64
 			Close()
 		}
-		if os.Getenv("NURTURE_BENCH_SMTP") == "go-smtp" {
+		switch os.Getenv("NURTURE_BENCH_SMTP") {
+		case "go-smtp":
 			full, err := smtptest.Start()
 			if err != nil {
 				b.Fatal(err)
 			}
 			full.Discard()
 			srv = full
-		} else {
-			sink, err := smtptest.StartSink()
+		default:
+			// sink-data: no CHUNKING, so DATA; sink-plain: no PIPELINING either.
+			sink, err := smtptest.StartSinkWith(smtptest.SinkOptions{
+				NoChunking:   os.Getenv("NURTURE_BENCH_SMTP") == "sink-data" || os.Getenv("NURTURE_BENCH_SMTP") == "sink-plain",
+				NoPipelining: os.Getenv("NURTURE_BENCH_SMTP") == "sink-plain",
+			})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -230,24 +230,36 @@ func (x *txn) read() error {
 	return nil
 }
 
-// writeStuffed writes data as DATA's content (RFC 5321 §4.5.2): a line
-// that starts with a dot gets another, lines end in CRLF, and the end is
-// a line holding one dot.
+// writeStuffed writes data as DATA's content (RFC 5321 §4.5.2): lines end
+// in CRLF, a line that starts with a dot gets another, and the end is a
+// line holding one dot.
 func writeStuffed(w *bufio.Writer, data [][]byte) {
-	writeLines(w, data, true)
+	lineStart := true
+	for _, d := range crlf(data) {
+		for len(d) > 0 {
+			if lineStart && d[0] == '.' {
+				w.WriteByte('.')
+			}
+			// Up to the next line that starts with a dot, in one write.
+			i := bytes.Index(d, []byte("\n."))
+			if i < 0 {
+				w.Write(d)
+				lineStart = d[len(d)-1] == '\n'
+				break
+			}
+			w.Write(d[:i+1])
+			d, lineStart = d[i+1:], true
+		}
+	}
 	w.WriteString(".\r\n")
 }
 
-// writeLines writes data with every line ending in CRLF, and with a dot
-// before each line that starts with one when stuff is set.
-func writeLines(w *bufio.Writer, data [][]byte, stuff bool) {
+// writeLines writes data with every line ending in CRLF.
+func writeLines(w *bufio.Writer, data [][]byte) {
 	lineStart := true
 	last := byte('\n')
 	for _, d := range data {
 		for len(d) > 0 {
-			if stuff && lineStart && d[0] == '.' {
-				w.WriteByte('.')
-			}
 			i := bytes.IndexByte(d, '\n')
 			if i < 0 {
 				w.Write(d)
@@ -294,7 +306,7 @@ func crlf(data [][]byte) [][]byte {
 	}
 	var b bytes.Buffer
 	w := bufio.NewWriter(&b)
-	writeLines(w, data, false)
+	writeLines(w, data)
 	w.Flush()
 	return [][]byte{b.Bytes()}
 }
