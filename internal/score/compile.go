@@ -325,3 +325,7 @@ func (r *Rules) Types() []string {
 	}
 	return sortedKeys(seen)
 }
+
+// NewContactEnv is the contact as conditions see it (nil: an empty one).
+// Journeys' conditions read contacts the same way as rules.
+func NewContactEnv(c *contact.Contact) ContactEnv { return contactEnv(c) }

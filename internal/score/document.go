@@ -536,3 +536,8 @@ func Default() *Rules {
 	r.Stamp(0, nil)
 	return r
 }
+
+// LineOf is the line of the node at path (keys and indexes) in a YAML
+// tree, or of the deepest node on the way that exists; 0 without a tree.
+// Other documents (journeys) report their problems with it.
+func LineOf(root *yaml.Node, path ...any) int { return lineOf(root, path...) }

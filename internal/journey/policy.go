@@ -1,0 +1,197 @@
+package journey
+
+import (
+	"sync"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+)
+
+// Cap is the frequency cap across journeys and channels: at most PerDay
+// marketing messages in any 24 hours and PerWeek in any 7 days. Zero
+// fields take the defaults (1 and 4: sequence A alone fits).
+type Cap struct {
+	PerDay  int `json:"per_day,omitempty"`
+	PerWeek int `json:"per_week,omitempty"`
+}
+
+// DefaultCap is the cap when nothing else is configured.
+var DefaultCap = Cap{PerDay: 1, PerWeek: 4}
+
+// Deferral reasons.
+const (
+	DeferDayCap  = "frequency_cap_day"
+	DeferWeekCap = "frequency_cap_week"
+	DeferQuiet   = "quiet_hours"
+)
+
+// next is the first time at or after t when one more message keeps within
+// the cap, given the times of those already queued; reason says which
+// limit held it back ("" when t itself is fine).
+func (c Cap) next(t time.Time, recent []time.Time) (time.Time, string) {
+	if c.PerDay <= 0 {
+		c.PerDay = DefaultCap.PerDay
+	}
+	if c.PerWeek <= 0 {
+		c.PerWeek = DefaultCap.PerWeek
+	}
+	reason := ""
+	for range 64 {
+		day, week := 0, 0
+		var oldestDay, oldestWeek time.Time
+		for _, m := range recent {
+			if m.After(t) {
+				continue
+			}
+			if t.Sub(m) < 24*time.Hour {
+				day++
+				if oldestDay.IsZero() || m.Before(oldestDay) {
+					oldestDay = m
+				}
+			}
+			if t.Sub(m) < 7*24*time.Hour {
+				week++
+				if oldestWeek.IsZero() || m.Before(oldestWeek) {
+					oldestWeek = m
+				}
+			}
+		}
+		switch {
+		case day >= c.PerDay:
+			t, reason = oldestDay.Add(24*time.Hour), DeferDayCap
+		case week >= c.PerWeek:
+			t, reason = oldestWeek.Add(7*24*time.Hour), DeferWeekCap
+		default:
+			return t, reason
+		}
+	}
+	return t, reason
+}
+
+// quiet is a daily window of minutes [start, end) in which marketing
+// waits, overnight when start > end, plus weekends when set.
+type quiet struct {
+	start, end int
+	weekends   bool
+	off        bool
+}
+
+// defaultQuiet is 21:00 to 08:00, weekends allowed (DOMAIN, and the issue).
+var defaultQuiet = quiet{start: 21 * 60, end: 8 * 60}
+
+// next is the first time at or after t outside the window, in loc.
+func (q quiet) next(t time.Time, loc *time.Location) time.Time {
+	if q.off {
+		return t
+	}
+	for range 10 {
+		lt := t.In(loc)
+		m := lt.Hour()*60 + lt.Minute()
+		in := false
+		if q.start < q.end {
+			in = m >= q.start && m < q.end
+		} else {
+			in = m >= q.start || m < q.end
+		}
+		wd := lt.Weekday()
+		if q.weekends && (wd == time.Saturday || wd == time.Sunday) {
+			// To the end of the quiet window on Monday morning.
+			days := 1
+			if wd == time.Saturday {
+				days = 2
+			}
+			t = atMinute(lt.AddDate(0, 0, days), q.end, loc)
+			continue
+		}
+		if !in {
+			return t
+		}
+		end := atMinute(lt, q.end, loc)
+		if !end.After(t) {
+			end = atMinute(lt.AddDate(0, 0, 1), q.end, loc)
+		}
+		t = end
+	}
+	return t
+}
+
+// atMinute is the day of t (in loc) at minute m after midnight.
+func atMinute(t time.Time, m int, loc *time.Location) time.Time {
+	t = t.In(loc)
+	return time.Date(t.Year(), t.Month(), t.Day(), m/60, m%60, 0, 0, loc)
+}
+
+// slot is when a marketing message may go: not before now, within the cap,
+// outside quiet hours; reason is what held it back.
+func (j *Journey) slot(now time.Time, in Input, recent []time.Time) (time.Time, string) {
+	loc := j.location(in.Contact)
+	t, reason := now, ""
+	for range 16 {
+		t1, r1 := in.Cap.next(t, recent)
+		t2 := j.quiet.next(t1, loc)
+		if r1 != "" && reason == "" {
+			reason = r1
+		}
+		if t2.After(t1) && reason == "" {
+			reason = DeferQuiet
+		}
+		if t2.Equal(t) {
+			return t, reason
+		}
+		t = t2
+	}
+	return t, reason
+}
+
+// location is the contact's time zone, or the journey's.
+func (j *Journey) location(c *contact.Contact) *time.Location {
+	if c != nil && c.TimeZone != "" {
+		if loc, err := loadLocation(c.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return j.tz
+}
+
+// waitUntil is when a wait step ends, entered at now.
+func (j *Journey) waitUntil(s *step, now time.Time, c *contact.Contact) time.Time {
+	t := now.Add(time.Duration(s.Wait.For))
+	if s.untilMin < 0 {
+		return t
+	}
+	loc := j.location(c)
+	for d := 0; d < 8; d++ {
+		cand := atMinute(t.In(loc).AddDate(0, 0, d), s.untilMin, loc)
+		if cand.Before(t) {
+			continue
+		}
+		if len(s.days) == 0 || containsDay(s.days, cand.Weekday()) {
+			return cand
+		}
+	}
+	return t
+}
+
+func containsDay(days []time.Weekday, d time.Weekday) bool {
+	for _, x := range days {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// locations caches time zones by name: loading one reads the zone database.
+var locations sync.Map
+
+func loadLocation(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, err
+	}
+	locations.Store(name, l)
+	return l, nil
+}
