@@ -18,16 +18,15 @@ type Journey struct {
 	Doc    Document
 	Source []byte
 
-	steps    []*step
-	byID     map[string]int
-	trigger  *vm.Program
-	goal     *vm.Program
-	quiet    quiet
-	tz       *time.Location
-	require  []string
-	consents []string // channels whose consent entry needs
-	reentry  string   // never, always
-	after    time.Duration
+	steps   []*step
+	byID    map[string]int
+	trigger *vm.Program
+	goal    *vm.Program
+	quiet   quiet
+	tz      *time.Location
+	require []string
+	reentry string // never, always
+	after   time.Duration
 	// events are the event types the journey reacts to once a contact is in
 	// it (objective, wait_for, exits, resume).
 	events map[string]bool
@@ -406,9 +405,6 @@ func (c *checker) send(j *Journey, s *Send, cat Catalog, i int) {
 			c.add(fmt.Sprintf("template %q is for %s, not %s", s.Template, ch, s.Channel), "steps", i, "send", "template")
 		}
 	}
-	if (s.Channel == "email" || s.Channel == "sms" || s.Channel == "whatsapp") && !slices.Contains(j.consents, s.Channel) {
-		j.consents = append(j.consents, s.Channel)
-	}
 }
 
 // reachable reports steps no path from the first reaches, and loops that
@@ -522,4 +518,35 @@ func parseDuration(s string) (time.Duration, error) {
 		err = fmt.Errorf("duration %q must be positive", s)
 	}
 	return d, err
+}
+
+// Consents are the channels whose marketing consent a contact needs to
+// enter (entry.consent). Messages on channels without consent are
+// suppressed when they would go, not refused at entry: a first-contact
+// rule sends the SMS only to those who agreed to texts.
+func (j *Journey) Consents() []string { return j.Doc.Entry.Consent }
+
+// Required are the contact fields a contact needs to enter.
+func (j *Journey) Required() []string { return j.require }
+
+// Reenters reports whether a contact who last entered at last may enter
+// again at now.
+func (j *Journey) Reenters(last, now time.Time) bool {
+	switch j.reentry {
+	case "always":
+		return true
+	case "after":
+		return !now.Before(last.Add(j.after))
+	}
+	return false
+}
+
+// HasGoalStep reports whether a step asks whether the objective was reached.
+func (j *Journey) HasGoalStep() bool {
+	for _, s := range j.steps {
+		if s.kind == KindGoal {
+			return true
+		}
+	}
+	return false
 }

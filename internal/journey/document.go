@@ -103,8 +103,10 @@ type Step struct {
 	Extra   map[string]any `yaml:",inline" json:"-"`
 }
 
-// Send queues a message: a template on a channel (email, sms, whatsapp,
-// webhook, task). Kind is marketing (default) or transactional.
+// Send queues a message: a template on a channel (email, sms, whatsapp),
+// or a task for the contact's owner. Kind is marketing (default) or
+// transactional. (Webhook steps are not there yet: subscriptions to the
+// journey's events do that job.)
 type Send struct {
 	Channel  string `yaml:"channel" json:"channel"`
 	Template string `yaml:"template,omitempty" json:"template,omitempty"`
@@ -194,7 +196,7 @@ var (
 	weekdays    = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 	// Channels a send step may use.
-	Channels = []string{"email", "sms", "whatsapp", "webhook", "task"}
+	Channels = []string{"email", "sms", "whatsapp", "task"}
 	// DefaultRequire is what a contact must have to enter, unless the
 	// journey says otherwise (DOMAIN: no nurturing without them).
 	DefaultRequire = []string{"source", "offer"}

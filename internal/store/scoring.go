@@ -112,13 +112,15 @@ func (t *tx) readVersions() error {
 	if t.versionsRead {
 		return nil
 	}
-	var gen sql.NullString
-	err := t.queryRow("SELECT COALESCE(MAX(version), 0), (SELECT value FROM settings WHERE key = '"+segmentsGenKey+"') FROM scoring_rules").
-		Scan(&t.rulesVersion, &gen)
+	var gen, jgen sql.NullString
+	err := t.queryRow("SELECT COALESCE(MAX(version), 0), (SELECT value FROM settings WHERE key = '"+segmentsGenKey+"'), "+
+		"(SELECT value FROM settings WHERE key = '"+journeysGenKey+"') FROM scoring_rules").
+		Scan(&t.rulesVersion, &gen, &jgen)
 	if err != nil {
 		return t.s.dbErr("read configuration versions", err)
 	}
 	t.segGen, _ = strconv.ParseInt(gen.String, 10, 64)
+	t.journeysGen, _ = strconv.ParseInt(jgen.String, 10, 64)
 	t.versionsRead = true
 	return nil
 }
@@ -154,7 +156,10 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	if err != nil {
 		return err
 	}
-	return t.segmentEvent(contactID, ev, c, changed)
+	if err := t.segmentEvent(contactID, ev, c, changed); err != nil {
+		return err
+	}
+	return t.journeyEvent(contactID, ev, c)
 }
 
 // scoreOnly is the scoring part of scoreEvent. It reports whether the

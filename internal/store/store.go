@@ -77,8 +77,10 @@ type Store struct {
 	segs    segmentsCache
 	// versions caches template versions, which never change once written.
 	versions sync.Map
-	queued   chan struct{} // see Queued
-	hooks    atomic.Pointer[hookSubs]
+	// journeyCache keeps the journeys' catalog and compiled versions.
+	journeyCache journeyCache
+	queued       chan struct{} // see Queued
+	hooks        atomic.Pointer[hookSubs]
 }
 
 // dialect is the small seam between the two databases.

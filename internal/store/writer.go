@@ -313,6 +313,10 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 // runOp runs an op and writes the events scoring queued for it.
 func runOp(t *tx, o op) error {
 	if err := o(t); err != nil {
+		t.jstats = nil
+		return err
+	}
+	if err := t.flushJourneyStats(); err != nil {
 		return err
 	}
 	return t.flushEvents()
@@ -322,6 +326,10 @@ func runOp(t *tx, o op) error {
 // failure of either is the op's.
 func runFlushed(t *tx, o op) error {
 	if err := o(t); err != nil {
+		t.jstats = nil
+		return err
+	}
+	if err := t.flushJourneyStats(); err != nil {
 		return err
 	}
 	return t.flushScores()
@@ -384,10 +392,17 @@ type tx struct {
 	versionsRead bool
 	rulesVersion int
 	segGen       int64
+	journeysGen  int64
 	// building is the segments a build span is evaluating.
 	building map[string]bool
 	// segBuilt is how far each segment being built is, as this transaction read it.
 	segBuilt map[int64]int64
+	// journeyCat is the journeys this transaction read; journeyDepth how
+	// deep journeys' own events have fed journeys; jstats the journey
+	// counters it made, written at the end of each op.
+	journeyCat   *journeyCatalog
+	journeyDepth int
+	jstats       map[jstatKey]int64
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this

@@ -1,0 +1,961 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/journey"
+	"github.com/nurturehq/nurture/internal/score"
+)
+
+// Journeys: a document applied makes a new version, live at once; the
+// event path enrols contacts on the live versions' triggers and moves their
+// enrolments on the events they wait for; a worker (RunDueSteps) moves on
+// the enrolments whose timers are due. Every move is one transaction: the
+// new state, the messages it queues (with an idempotency key of enrolment,
+// step and visit), its statistics and its events.
+
+// ErrJourneyNotFound is returned for an unknown journey.
+var ErrJourneyNotFound = errors.New("journey not found")
+
+// ErrNotEnrolled says why an explicit enrolment did not happen.
+type ErrNotEnrolled struct{ Reason string }
+
+func (e *ErrNotEnrolled) Error() string { return "not enrolled: " + e.Reason }
+
+// Journey statuses.
+const (
+	JourneyLive   = "live"
+	JourneyPaused = "paused"
+)
+
+const journeysGenKey = "journeys_generation"
+
+// Journey is a journey's summary.
+type Journey struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Status      string    `json:"status"`
+	Version     int       `json:"version"`
+	Description string    `json:"description,omitempty"`
+	Trigger     string    `json:"trigger"`
+	Steps       []string  `json:"steps"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Document    string    `json:"document,omitempty"`
+}
+
+// liveJourney is a journey in the catalog the event path reads.
+type liveJourney struct {
+	id      int64
+	version int
+	status  string
+	j       *journey.Journey
+}
+
+type journeyCatalog struct {
+	gen  int64
+	list []*liveJourney
+	// types are the event types any live journey enrols on or reacts to.
+	types map[string]bool
+}
+
+// journeyCache keeps the catalog by generation, and compiled versions.
+type journeyCache struct {
+	mu       sync.Mutex
+	cur      *journeyCatalog
+	versions sync.Map // "id:version" → *journey.Journey
+}
+
+// templateCatalog tells validation which templates exist, reading them in
+// the transaction.
+type templateCatalog struct{ t *tx }
+
+func (c templateCatalog) TemplateChannel(name string) (string, bool) {
+	tp, err := getTemplate(c.t.queryRow, name)
+	if err != nil {
+		return "", false
+	}
+	return tp.Channel, true
+}
+
+// CheckJourney validates a document against the templates that exist.
+func (s *Store) CheckJourney(ctx context.Context, src []byte) (*journey.Journey, error) {
+	var j *journey.Journey
+	err := s.writer.do1(func(t *tx) error {
+		var err error
+		j, err = journey.Parse(src, templateCatalog{t})
+		return err
+	})
+	return j, err
+}
+
+// SaveJourney validates a document and stores it as the journey's next
+// version, live. An unchanged document makes no new version.
+func (s *Store) SaveJourney(ctx context.Context, src []byte) (Journey, bool, error) {
+	var out Journey
+	var changed bool
+	err := s.writer.do1(func(t *tx) error {
+		j, err := journey.Parse(src, templateCatalog{t})
+		if err != nil {
+			return err
+		}
+		now := t.s.now()
+		var id int64
+		var version int
+		var doc string
+		err = t.queryRow(`SELECT j.id, j.version, v.document FROM journeys j JOIN journey_versions v
+			ON v.journey_id = j.id AND v.version = j.version WHERE j.name = ?`, j.Doc.Name).Scan(&id, &version, &doc)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := t.queryRow(`INSERT INTO journeys (name, status, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
+				j.Doc.Name, JourneyLive, ms(now), ms(now)).Scan(&id); err != nil {
+				return err
+			}
+			version, changed = 1, true
+		case err != nil:
+			return err
+		case doc == string(src):
+		default:
+			version, changed = version+1, true
+			if _, err := t.exec("UPDATE journeys SET version = ?, updated_at = ? WHERE id = ?", version, ms(now), id); err != nil {
+				return err
+			}
+		}
+		if changed {
+			if _, err := t.exec("INSERT INTO journey_versions (journey_id, version, document, created_at) VALUES (?, ?, ?, ?)",
+				id, version, string(src), ms(now)); err != nil {
+				return err
+			}
+			if err := t.bumpJourneys(); err != nil {
+				return err
+			}
+		}
+		out, err = t.getJourney("j.id = ?", id)
+		return err
+	})
+	return out, changed, err
+}
+
+func (t *tx) bumpJourneys() error {
+	_, err := t.exec(`INSERT INTO settings (key, value) VALUES ('` + journeysGenKey + `', '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)`)
+	return err
+}
+
+// SetJourneyStatus pauses (no enrolment, no step runs) or resumes a journey.
+func (s *Store) SetJourneyStatus(ctx context.Context, name, status string) (Journey, error) {
+	var out Journey
+	err := s.writer.do1(func(t *tx) error {
+		res, err := t.exec("UPDATE journeys SET status = ?, updated_at = ? WHERE name = ?", status, ms(t.s.now()), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrJourneyNotFound
+		}
+		if err := t.bumpJourneys(); err != nil {
+			return err
+		}
+		out, err = t.getJourney("j.name = ?", name)
+		return err
+	})
+	return out, err
+}
+
+const journeyColumns = `j.id, j.name, j.status, j.version, j.created_at, j.updated_at, v.document`
+
+func scanJourney(row scanner) (Journey, error) {
+	var out Journey
+	var created, updated int64
+	if err := row.Scan(&out.ID, &out.Name, &out.Status, &out.Version, &created, &updated, &out.Document); err != nil {
+		return out, err
+	}
+	out.CreatedAt, out.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	if j, err := journey.Parse([]byte(out.Document), nil); err == nil {
+		out.Description, out.Steps = j.Doc.Description, j.Steps()
+		out.Trigger = j.Doc.Trigger.Event
+		if j.Doc.Trigger.Manual {
+			out.Trigger = "manual"
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) getJourney(where string, arg any) (Journey, error) {
+	j, err := scanJourney(t.queryRow(`SELECT `+journeyColumns+` FROM journeys j JOIN journey_versions v
+		ON v.journey_id = j.id AND v.version = j.version WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, ErrJourneyNotFound
+	}
+	return j, err
+}
+
+// Journeys lists the journeys, with their live documents.
+func (s *Store) Journeys(ctx context.Context) ([]Journey, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+journeyColumns+` FROM journeys j JOIN journey_versions v
+		ON v.journey_id = j.id AND v.version = j.version ORDER BY j.name`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Journey{}
+	for rows.Next() {
+		j, err := scanJourney(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// GetJourney is one journey by name, or by id when ref is a number.
+func (s *Store) GetJourney(ctx context.Context, ref string) (Journey, error) {
+	where, arg := journeyRef(ref)
+	j, err := scanJourney(s.r.QueryRowContext(ctx, s.q(`SELECT `+journeyColumns+` FROM journeys j JOIN journey_versions v
+		ON v.journey_id = j.id AND v.version = j.version WHERE `+where), arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, ErrJourneyNotFound
+	}
+	return j, err
+}
+
+func journeyRef(ref string) (string, any) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		return "j.id = ?", id
+	}
+	return "j.name = ?", ref
+}
+
+// journeys is the catalog of journeys as of this transaction.
+func (t *tx) journeys() (*journeyCatalog, error) {
+	if t.journeyCat != nil {
+		return t.journeyCat, nil
+	}
+	if err := t.readVersions(); err != nil {
+		return nil, err
+	}
+	g := t.journeysGen
+	c := &t.s.journeyCache
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil && cur.gen == g {
+		t.journeyCat = cur
+		return cur, nil
+	}
+	cat := &journeyCatalog{gen: g, types: map[string]bool{}}
+	rows, err := t.query(`SELECT j.id, j.version, j.status FROM journeys j ORDER BY j.id`)
+	if err != nil {
+		return nil, err
+	}
+	var list []*liveJourney
+	for rows.Next() {
+		lj := &liveJourney{}
+		if err := rows.Scan(&lj.id, &lj.version, &lj.status); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, lj)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, lj := range list {
+		j, err := t.journeyVersion(lj.id, lj.version)
+		if err != nil {
+			return nil, err
+		}
+		lj.j = j
+		cat.list = append(cat.list, lj)
+		if e := j.Doc.Trigger.Event; e != "" && lj.status == JourneyLive {
+			cat.types[e] = true
+		}
+	}
+	// Events that move enrolments matter whatever the live versions say:
+	// older versions' wait_for events are read from the enrolments' own.
+	for _, typ := range []string{"unsubscribed", "email_bounced", "email_complained", "contact_erased", "human_takeover"} {
+		cat.types[typ] = true
+	}
+	for _, lj := range cat.list {
+		for _, typ := range interestingTypes(lj.j) {
+			cat.types[typ] = true
+		}
+	}
+	c.mu.Lock()
+	c.cur = cat
+	c.mu.Unlock()
+	t.journeyCat = cat
+	return cat, nil
+}
+
+func interestingTypes(j *journey.Journey) []string {
+	var out []string
+	if o := j.Doc.Objective; o != nil {
+		out = append(out, o.Event)
+	}
+	for _, s := range j.Doc.Steps {
+		if s.WaitFor != nil {
+			out = append(out, s.WaitFor.Event)
+		}
+	}
+	if j.Doc.Resume != "" && j.Interested(j.Doc.Resume) {
+		out = append(out, j.Doc.Resume)
+	}
+	return out
+}
+
+// journeyVersion is a journey's version, compiled once.
+func (t *tx) journeyVersion(id int64, version int) (*journey.Journey, error) {
+	key := strconv.FormatInt(id, 10) + ":" + strconv.Itoa(version)
+	if j, ok := t.s.journeyCache.versions.Load(key); ok {
+		return j.(*journey.Journey), nil
+	}
+	var doc string
+	if err := t.queryRow("SELECT document FROM journey_versions WHERE journey_id = ? AND version = ?", id, version).Scan(&doc); err != nil {
+		return nil, err
+	}
+	// Templates were checked when the version was saved; one deleted since
+	// fails its sends, not the journey.
+	j, err := journey.Parse([]byte(doc), nil)
+	if err != nil {
+		return nil, fmt.Errorf("journey %d version %d: %w", id, version, err)
+	}
+	t.s.journeyCache.versions.Store(key, j)
+	return j, nil
+}
+
+// enrolment is a row of enrolments.
+type enrolment struct {
+	id, journeyID, contactID int64
+	version                  int
+	enteredAt                time.Time
+	state                    journey.State
+}
+
+const enrolmentColumns = "id, journey_id, version, contact_id, entered_at, state"
+
+func scanEnrolment(row scanner) (enrolment, error) {
+	var e enrolment
+	var entered int64
+	var state string
+	if err := row.Scan(&e.id, &e.journeyID, &e.version, &e.contactID, &entered, &state); err != nil {
+		return e, err
+	}
+	e.enteredAt = time.UnixMilli(entered).UTC()
+	return e, json.Unmarshal([]byte(state), &e.state)
+}
+
+// journeyEvent lets the journeys see an event of a contact: it moves the
+// contact's enrolments that wait for it or leave on it, and enrols the
+// contact in the live journeys it triggers.
+func (t *tx) journeyEvent(contactID int64, ev score.Event, c *contact.Contact) error {
+	if t.journeyDepth > 2 {
+		return nil // journeys' own events may trigger journeys, not without end
+	}
+	cat, err := t.journeys()
+	if err != nil {
+		return err
+	}
+	if !cat.types[ev.Type] {
+		return nil
+	}
+	t.journeyDepth++
+	defer func() { t.journeyDepth-- }()
+	if ev.Type == "contact_erased" || c == nil || t.stale == contactID {
+		cc, err := t.lockContactWith(contactID, "")
+		if ev.Type == "contact_erased" || errors.Is(err, contact.ErrNotFound) {
+			// Erased: whatever journeys the contact was in end here.
+			_, err := t.exec(`UPDATE enrolments SET status = 'exited', reason = 'erased', due_at = NULL, updated_at = ?
+				WHERE contact_id = ? AND status IN ('active', 'waiting', 'paused')`, ms(t.s.now()), contactID)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		c = &cc
+	}
+	var props map[string]any
+	if len(ev.Properties) > 0 {
+		_ = json.Unmarshal(ev.Properties, &props)
+	}
+	jev := &journey.Event{Type: ev.Type, Properties: props, At: ev.At}
+	now := t.s.now()
+	ens, err := t.contactEnrolments(contactID)
+	if err != nil {
+		return err
+	}
+	for _, e := range ens {
+		j, err := t.journeyVersion(e.journeyID, e.version)
+		if err != nil {
+			return err
+		}
+		if !j.Interested(ev.Type) {
+			continue
+		}
+		in, err := t.journeyInput(j, e, c, now)
+		if err != nil {
+			return err
+		}
+		in.Event = jev
+		st, fx := j.Advance(e.state, in)
+		if err := t.saveEnrolment(j, &e, st, fx, c, now); err != nil {
+			return err
+		}
+	}
+	for _, lj := range cat.list {
+		if lj.status != JourneyLive || !lj.j.Triggered(ev.Type) {
+			continue
+		}
+		if !lj.j.Matches(journey.Input{Now: now, Contact: c, Event: jev}) {
+			continue
+		}
+		if _, err := t.enrol(lj, c, now); err != nil {
+			var ne *ErrNotEnrolled
+			if errors.As(err, &ne) {
+				continue // recorded by enrol
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// contactEnrolments are the contact's enrolments still in a journey,
+// locked for the transaction on PostgreSQL.
+func (t *tx) contactEnrolments(contactID int64) ([]enrolment, error) {
+	rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments
+		WHERE contact_id = ? AND status IN ('active', 'waiting', 'paused') ORDER BY id`+t.s.d.forUpdate, contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []enrolment
+	for rows.Next() {
+		e, err := scanEnrolment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Enrol puts a contact in a journey through the API, whatever its trigger
+// says; the entry rules still apply.
+func (s *Store) Enrol(ctx context.Context, ref string, contactID int64) (int64, error) {
+	var id int64
+	err := s.writer.doKeyed(idKey(contactID), func(t *tx) error {
+		c, err := t.lockContact(contactID)
+		if err != nil {
+			return err
+		}
+		cat, err := t.journeys()
+		if err != nil {
+			return err
+		}
+		var lj *liveJourney
+		for _, x := range cat.list {
+			if x.j.Doc.Name == ref || strconv.FormatInt(x.id, 10) == ref {
+				lj = x
+			}
+		}
+		if lj == nil {
+			return ErrJourneyNotFound
+		}
+		if lj.status != JourneyLive {
+			return &ErrNotEnrolled{Reason: "the journey is paused"}
+		}
+		id, err = t.enrol(lj, &c, t.s.now())
+		return err
+	})
+	return id, err
+}
+
+// enrol checks the entry rules and starts an enrolment. A refusal is
+// recorded (journey_entry_refused, with the reason) and returned as
+// *ErrNotEnrolled.
+func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, error) {
+	j := lj.j
+	refuse := func(reason string) (int64, error) {
+		t.journeyStat(lj.id, lj.version, "", "refused", reason)
+		if err := t.appendSystemEvent(c.ID, "journey_entry_refused", "journey", now,
+			map[string]any{"journey": j.Doc.Name, "reason": reason}); err != nil {
+			return 0, err
+		}
+		return 0, &ErrNotEnrolled{Reason: reason}
+	}
+	if missing := missingFields(j, c); len(missing) > 0 {
+		return refuse("missing " + strings.Join(missing, ", "))
+	}
+	if len(j.Consents()) > 0 {
+		ledger, err := t.consentLedger(c.ID)
+		if err != nil {
+			return 0, err
+		}
+		granted := map[string]bool{}
+		for _, cs := range contact.CurrentConsents(ledger) {
+			if cs.Purpose == KindMarketing && cs.Status == contact.ConsentGranted {
+				granted[cs.Channel] = true
+			}
+		}
+		for _, ch := range j.Consents() {
+			if !granted[ch] {
+				return refuse("no " + ch + " consent")
+			}
+		}
+	}
+	var last sql.NullInt64
+	var in bool
+	err := t.queryRow(`SELECT MAX(entered_at), COALESCE(MAX(CASE WHEN status IN ('active', 'waiting', 'paused') THEN 1 ELSE 0 END), 0) = 1
+		FROM enrolments WHERE journey_id = ? AND contact_id = ?`, lj.id, c.ID).Scan(&last, &in)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case in:
+		return refuse("already in the journey")
+	case last.Valid && !j.Reenters(time.UnixMilli(last.Int64), now):
+		return refuse("already went through the journey")
+	}
+	e := enrolment{journeyID: lj.id, version: lj.version, contactID: c.ID, enteredAt: now}
+	in0, err := t.journeyInput(j, e, c, now)
+	if err != nil {
+		return 0, err
+	}
+	st, fx := j.Start(in0)
+	state, _ := json.Marshal(st)
+	if err := t.queryRow(`INSERT INTO enrolments (journey_id, version, contact_id, status, step, due_at, state, reason, entered_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, lj.id, lj.version, c.ID, string(st.Status), st.Step, dueMs(st),
+		string(state), null(st.Reason), ms(now), ms(now)).Scan(&e.id); err != nil {
+		return 0, err
+	}
+	t.journeyStat(lj.id, lj.version, "", "entered", "")
+	if err := t.appendSystemEvent(c.ID, "journey_entered", "journey", now, map[string]any{"journey": j.Doc.Name, "enrolment": e.id}); err != nil {
+		return 0, err
+	}
+	e.state = journey.State{Status: journey.Active}
+	return e.id, t.applyJourneyEffects(j, &e, st, fx, c, now)
+}
+
+func missingFields(j *journey.Journey, c *contact.Contact) []string {
+	var out []string
+	for _, f := range j.Required() {
+		var v string
+		switch f {
+		case "email":
+			v = c.Email
+		case "phone":
+			v = c.Phone
+		case "first_name":
+			v = c.FirstName
+		case "last_name":
+			v = c.LastName
+		case "company":
+			v = c.Company
+		case "role":
+			v = c.Role
+		case "country":
+			v = c.Country
+		case "time_zone":
+			v = c.TimeZone
+		case "source":
+			v = c.Source
+		case "offer":
+			v = c.Offer
+		case "persona":
+			v = c.Persona
+		case "request_type":
+			v = c.RequestType
+		case "urgency":
+			v = c.Urgency
+		case "owner":
+			v = c.Owner
+		case "potential_value":
+			if c.PotentialValue != nil {
+				v = "set"
+			}
+		case "budget":
+			if c.Budget != nil {
+				v = "set"
+			}
+		}
+		if v == "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func dueMs(st journey.State) any {
+	if st.DueAt.IsZero() {
+		return nil
+	}
+	return ms(st.DueAt)
+}
+
+// journeyInput gathers what the engine needs about the contact: the
+// marketing messages of the last 7 days (the cap), and whether the
+// objective happened since the contact entered.
+func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, now time.Time) (journey.Input, error) {
+	in := journey.Input{Now: now, Contact: c}
+	rows, err := t.query(`SELECT due_at FROM outbox WHERE contact_id = ? AND kind = ? AND due_at > ?
+		AND status NOT IN ('suppressed', 'failed')`, c.ID, KindMarketing, ms(now.Add(-7*24*time.Hour)))
+	if err != nil {
+		return in, err
+	}
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			rows.Close()
+			return in, err
+		}
+		in.Recent = append(in.Recent, time.UnixMilli(at).UTC())
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return in, err
+	}
+	if o := j.Doc.Objective; o != nil && j.HasGoalStep() && e.id != 0 {
+		var n int
+		if err := t.queryRow(`SELECT COUNT(*) FROM events WHERE contact_id = ? AND type = ? AND occurred_at >= ?`,
+			c.ID, o.Event, ms(e.enteredAt)).Scan(&n); err != nil {
+			return in, err
+		}
+		in.Reached = n > 0
+	}
+	return in, nil
+}
+
+// saveEnrolment writes an enrolment's new state and applies the effects.
+func (t *tx) saveEnrolment(j *journey.Journey, e *enrolment, st journey.State, fx []journey.Effect, c *contact.Contact, now time.Time) error {
+	if len(fx) == 0 && st.Status == e.state.Status && st.Step == e.state.Step && st.DueAt.Equal(e.state.DueAt) {
+		return nil
+	}
+	state, _ := json.Marshal(st)
+	if _, err := t.exec(`UPDATE enrolments SET status = ?, step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+		string(st.Status), st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id); err != nil {
+		return err
+	}
+	return t.applyJourneyEffects(j, e, st, fx, c, now)
+}
+
+// applyJourneyEffects does what the engine decided.
+func (t *tx) applyJourneyEffects(j *journey.Journey, e *enrolment, st journey.State, fx []journey.Effect, c *contact.Contact, now time.Time) error {
+	name := j.Doc.Name
+	source := "journey:" + name
+	for _, f := range fx {
+		switch f.Kind {
+		case journey.EffectStep:
+			t.journeyStat(e.journeyID, e.version, f.Step, "entered", f.Reason)
+		case journey.EffectSend:
+			if err := t.journeySend(j, e, f, c, now); err != nil {
+				return err
+			}
+		case journey.EffectUpdate:
+			if err := t.journeyUpdate(f.Update, c, source, now); err != nil {
+				return err
+			}
+		case journey.EffectDeferred:
+			t.journeyStat(e.journeyID, e.version, f.Step, "deferred", f.Reason)
+			if err := t.appendSystemEvent(c.ID, "journey_deferred", "journey", now, map[string]any{"journey": name,
+				"enrolment": e.id, "step": f.Step, "reason": f.Reason, "until": f.Until.UTC().Format(time.RFC3339)}); err != nil {
+				return err
+			}
+		case journey.EffectCompleted, journey.EffectExited, journey.EffectConverted, journey.EffectPaused, journey.EffectResumed:
+			t.journeyStat(e.journeyID, e.version, f.Step, f.Kind, f.Reason)
+			props := map[string]any{"journey": name, "enrolment": e.id, "step": f.Step}
+			if f.Reason != "" {
+				props["reason"] = f.Reason
+			}
+			if err := t.appendSystemEvent(c.ID, "journey_"+f.Kind, "journey", now, props); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// journeySend queues a step's message, or creates its task. The key makes
+// the same step's same visit queue one message, whatever happens.
+func (t *tx) journeySend(j *journey.Journey, e *enrolment, f journey.Effect, c *contact.Contact, now time.Time) error {
+	s := f.Send
+	key := fmt.Sprintf("journey:%d:%s:%d", e.id, f.Step, f.Visit)
+	if s.Channel == "task" {
+		var exists bool
+		if err := t.queryRow("SELECT COUNT(*) > 0 FROM tasks WHERE contact_id = ? AND source = ?", c.ID, key).Scan(&exists); err != nil || exists {
+			return err
+		}
+		_, err := t.createTask(TaskInput{ContactID: c.ID, Kind: "call", Title: s.Title, Owner: c.Owner,
+			DueAt: now.Add(time.Duration(s.DueIn)), Source: key}, now)
+		if err == nil {
+			t.journeyStat(e.journeyID, e.version, f.Step, "sent", "task")
+		}
+		return err
+	}
+	kind := s.Kind
+	if kind == "" {
+		kind = KindMarketing
+	}
+	_, err := t.queueMessage(MessageInput{ContactID: c.ID, Template: s.Template, Kind: kind,
+		Source: "journey:" + j.Doc.Name, List: j.List(), IdempotencyKey: key}, now)
+	switch {
+	case errors.Is(err, ErrTemplateNotFound):
+		t.journeyStat(e.journeyID, e.version, f.Step, "failed", "template_not_found")
+		return t.appendSystemEvent(c.ID, "journey_send_failed", "journey", now,
+			map[string]any{"journey": j.Doc.Name, "step": f.Step, "reason": "template " + s.Template + " not found"})
+	case err != nil:
+		return err
+	}
+	t.journeyStat(e.journeyID, e.version, f.Step, "sent", s.Channel)
+	return nil
+}
+
+// journeyUpdate changes the contact as an update step says.
+func (t *tx) journeyUpdate(u *journey.Update, c *contact.Contact, source string, now time.Time) error {
+	tags := slices.Clone(c.Tags)
+	for _, tag := range u.Tag {
+		if !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(s string) bool { return slices.Contains(u.Untag, s) })
+	in := contact.Input{Tags: tags, Owner: u.Owner}
+	next, changes := contact.Merge(*c, in, true, now)
+	if err := t.updateContact(*c, next, changes, source, now, change{Reason: "journey step"}); err != nil {
+		return err
+	}
+	*c = next
+	return nil
+}
+
+// journeyStat counts one thing for a journey's statistics; the counts are
+// written with the transaction (flushJourneyStats).
+func (t *tx) journeyStat(journeyID int64, version int, step, metric, detail string) {
+	if t.jstats == nil {
+		t.jstats = map[jstatKey]int64{}
+	}
+	t.jstats[jstatKey{journeyID, version, step, metric, detail}]++
+}
+
+type jstatKey struct {
+	journeyID            int64
+	version              int
+	step, metric, detail string
+}
+
+// flushJourneyStats writes the counts the transaction made.
+func (t *tx) flushJourneyStats() error {
+	if len(t.jstats) == 0 {
+		return nil
+	}
+	keys := make([]jstatKey, 0, len(t.jstats))
+	for k := range t.jstats {
+		keys = append(keys, k)
+	}
+	// One order, so that two PostgreSQL transactions never wait on each other's rows.
+	slices.SortFunc(keys, func(a, b jstatKey) int {
+		return strings.Compare(fmt.Sprint(a.journeyID, a.version, a.step, a.metric, a.detail), fmt.Sprint(b.journeyID, b.version, b.step, b.metric, b.detail))
+	})
+	for _, k := range keys {
+		if _, err := t.exec(`INSERT INTO journey_stats (journey_id, version, step, metric, detail, count) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (journey_id, version, step, metric, detail) DO UPDATE SET count = journey_stats.count + excluded.count`,
+			k.journeyID, k.version, k.step, k.metric, k.detail, t.jstats[k]); err != nil {
+			return err
+		}
+	}
+	t.jstats = nil
+	return nil
+}
+
+// RunDueSteps moves on up to limit enrolments whose timers are due, in one
+// transaction, and reports how many it took. Several processes may run it
+// on one PostgreSQL database: each takes rows the others have not locked.
+func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.writer.do1(func(t *tx) error {
+		n = 0
+		now := t.s.now()
+		skip := ""
+		if t.s.d.name == "postgres" {
+			skip = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`+skip, ms(now), limit)
+		if err != nil {
+			return err
+		}
+		var due []enrolment
+		for rows.Next() {
+			e, err := scanEnrolment(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			due = append(due, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		cat, err := t.journeys()
+		if err != nil {
+			return err
+		}
+		paused := map[int64]bool{}
+		for _, lj := range cat.list {
+			paused[lj.id] = lj.status == JourneyPaused
+		}
+		for i := range due {
+			e := &due[i]
+			if paused[e.journeyID] {
+				continue
+			}
+			j, err := t.journeyVersion(e.journeyID, e.version)
+			if err != nil {
+				return err
+			}
+			c, err := t.lockContact(e.contactID)
+			if errors.Is(err, contact.ErrNotFound) {
+				st := e.state
+				st.Status, st.Reason, st.DueAt = journey.Exited, "erased", time.Time{}
+				if err := t.saveEnrolmentRow(e, st, now); err != nil {
+					return err
+				}
+				continue
+			} else if err != nil {
+				return err
+			}
+			in, err := t.journeyInput(j, *e, &c, now)
+			if err != nil {
+				return err
+			}
+			st, fx := j.Advance(e.state, in)
+			if st.DueAt.Equal(e.state.DueAt) && st.Status == e.state.Status && len(fx) == 0 {
+				// Not movable now (a stale timer): leave it, without the timer.
+				st.DueAt = time.Time{}
+			}
+			if err := t.saveEnrolment(j, e, st, fx, &c, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (t *tx) saveEnrolmentRow(e *enrolment, st journey.State, now time.Time) error {
+	state, _ := json.Marshal(st)
+	_, err := t.exec(`UPDATE enrolments SET status = ?, step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+		string(st.Status), st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id)
+	return err
+}
+
+// NextDueStep is when the earliest enrolment timer falls (zero: none).
+func (s *Store) NextDueStep(ctx context.Context) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.r.QueryRowContext(ctx, "SELECT MIN(due_at) FROM enrolments WHERE due_at IS NOT NULL").Scan(&at)
+	if err != nil || !at.Valid {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(at.Int64).UTC(), nil
+}
+
+// Enrolment is a contact's pass through a journey, as the API shows it.
+type Enrolment struct {
+	ID        int64     `json:"id"`
+	Journey   string    `json:"journey"`
+	Version   int       `json:"version"`
+	ContactID int64     `json:"contact_id"`
+	Status    string    `json:"status"`
+	Step      string    `json:"step,omitempty"`
+	DueAt     time.Time `json:"due_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+	EnteredAt time.Time `json:"entered_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ContactEnrolments are a contact's enrolments, newest first.
+func (s *Store) ContactEnrolments(ctx context.Context, contactID int64) ([]Enrolment, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT e.id, j.name, e.version, e.contact_id, e.status, COALESCE(e.step, ''), e.due_at,
+		COALESCE(e.reason, ''), e.entered_at, e.updated_at FROM enrolments e JOIN journeys j ON j.id = e.journey_id
+		WHERE e.contact_id = ? ORDER BY e.id DESC`), contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Enrolment{}
+	for rows.Next() {
+		var e Enrolment
+		var due sql.NullInt64
+		var entered, updated int64
+		if err := rows.Scan(&e.ID, &e.Journey, &e.Version, &e.ContactID, &e.Status, &e.Step, &due, &e.Reason, &entered, &updated); err != nil {
+			return nil, err
+		}
+		if due.Valid {
+			e.DueAt = time.UnixMilli(due.Int64).UTC()
+		}
+		e.EnteredAt, e.UpdatedAt = time.UnixMilli(entered).UTC(), time.UnixMilli(updated).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// JourneyStat is one counter of a journey's statistics.
+type JourneyStat struct {
+	Version int    `json:"version"`
+	Step    string `json:"step,omitempty"`
+	Metric  string `json:"metric"`
+	Detail  string `json:"detail,omitempty"`
+	Count   int64  `json:"count"`
+}
+
+// JourneyStats are a journey's counters, and how many enrolments are at
+// each step now (metric "waiting" or "active" or "paused").
+func (s *Store) JourneyStats(ctx context.Context, ref string) (Journey, []JourneyStat, error) {
+	j, err := s.GetJourney(ctx, ref)
+	if err != nil {
+		return j, nil, err
+	}
+	out := []JourneyStat{}
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT version, step, metric, detail, count FROM journey_stats WHERE journey_id = ?
+		ORDER BY version, step, metric, detail`), j.ID)
+	if err != nil {
+		return j, nil, err
+	}
+	for rows.Next() {
+		var st JourneyStat
+		if err := rows.Scan(&st.Version, &st.Step, &st.Metric, &st.Detail, &st.Count); err != nil {
+			rows.Close()
+			return j, nil, err
+		}
+		out = append(out, st)
+	}
+	rows.Close()
+	rows, err = s.r.QueryContext(ctx, s.q(`SELECT version, COALESCE(step, ''), status, COUNT(*) FROM enrolments
+		WHERE journey_id = ? AND status IN ('active', 'waiting', 'paused') GROUP BY version, step, status ORDER BY version, 2, status`), j.ID)
+	if err != nil {
+		return j, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st JourneyStat
+		if err := rows.Scan(&st.Version, &st.Step, &st.Metric, &st.Count); err != nil {
+			return j, nil, err
+		}
+		st.Metric = "now_" + st.Metric
+		out = append(out, st)
+	}
+	return j, out, rows.Err()
+}
