@@ -102,6 +102,13 @@ type CLI struct {
 		List    SegmentsListCmd    `cmd:"" help:"List the segments with their member counts."`
 		Show    SegmentsShowCmd    `cmd:"" help:"Print a segment (or, with no name or --default, the segments shipped with Nurture)."`
 	} `cmd:"" help:"Segments."`
+	Journeys struct {
+		Validate JourneysValidateCmd `cmd:"" help:"Check a journey document (steps, templates, conditions) without saving it."`
+		Apply    JourneysApplyCmd    `cmd:"" help:"Save journey documents as their next live versions."`
+		List     JourneysListCmd     `cmd:"" help:"List the journeys."`
+		Show     JourneysShowCmd     `cmd:"" help:"Print a journey's live document."`
+		Examples JourneysExamplesCmd `cmd:"" help:"Install the journeys and templates shipped with Nurture (first contact, sequences A, B, C)."`
+	} `cmd:"" help:"Journeys: nurture sequences as code."`
 	Hooks struct {
 		Secret HooksSecretCmd `cmd:"" help:"Print the secret that signs what is posted to /hooks/email/* (Nurture-Signature)."`
 	} `cmd:"" help:"Inbound hooks (bounces, complaints, replies)."`

@@ -18,6 +18,10 @@ const (
 	// outboxPoll is how soon retries and messages queued by other nodes go;
 	// this node's own messages wake its dispatcher at once.
 	outboxPoll = time.Second
+	// Journeys' due steps are looked for this often, so a step due at T
+	// runs within this much of T when the node is not behind.
+	journeyPoll = 250 * time.Millisecond
+	journeyBulk = 500
 )
 
 // startWorkers runs the background work of a node: due timers (inactivity
@@ -53,6 +57,10 @@ func startWorkers(st *store.Store, log *slog.Logger, sender *dispatch.Dispatcher
 	loop("timer", timerPoll, func(ctx context.Context) (bool, error) {
 		n, err := st.FireTimers(ctx, timerBulk)
 		return n == timerBulk, err
+	})
+	loop("journey", journeyPoll, func(ctx context.Context) (bool, error) {
+		n, err := st.RunDueSteps(ctx, journeyBulk)
+		return n == journeyBulk, err
 	})
 	loop("job", jobPoll, func(ctx context.Context) (bool, error) {
 		return st.RunJob(ctx, func(j store.Job) {

@@ -356,8 +356,8 @@ func (c *checker) steps(j *Journey, steps []Step, cat Catalog) {
 			if len(u.Tag)+len(u.Untag) == 0 && u.Points == 0 && u.Stage == "" && u.Owner == "" && len(u.Fields) == 0 {
 				c.add("an update changes something: tag, untag, points, stage, owner or fields", "steps", i, "update")
 			}
-			if u.Points < -1000 || u.Points > 1000 {
-				c.add("points are -1000 to 1000", "steps", i, "update", "points")
+			if u.Points != 0 || u.Stage != "" || len(u.Fields) > 0 {
+				c.add("an update step can tag, untag and set the owner; points, stage and fields are not supported yet", "steps", i, "update")
 			}
 		case KindGoal:
 			if j.Doc.Objective == nil {
@@ -537,6 +537,17 @@ func (j *Journey) Reenters(last, now time.Time) bool {
 		return true
 	case "after":
 		return !now.Before(last.Add(j.after))
+	}
+	return false
+}
+
+// HasBranch reports whether a step chooses its way by condition (and so
+// reads the contact's scores).
+func (j *Journey) HasBranch() bool {
+	for _, s := range j.steps {
+		if s.kind == KindBranch {
+			return true
+		}
 	}
 	return false
 }

@@ -627,6 +627,13 @@ func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, n
 	if err := rows.Err(); err != nil {
 		return in, err
 	}
+	if j.HasBranch() {
+		st, err := t.scoreState(c.ID)
+		if err != nil {
+			return in, err
+		}
+		in.Scores = st.Values
+	}
 	if o := j.Doc.Objective; o != nil && j.HasGoalStep() && e.id != 0 {
 		var n int
 		if err := t.queryRow(`SELECT COUNT(*) FROM events WHERE contact_id = ? AND type = ? AND occurred_at >= ?`,

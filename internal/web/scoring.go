@@ -170,8 +170,13 @@ func (s *Server) registerScoring(api huma.API) {
 
 // documentProblem is a 422 listing every fault of a rules document.
 func documentProblem(e *score.DocumentError) error {
-	details := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
+	return problems("the scoring rules are invalid; nothing was applied", e.Problems)
+}
+
+// problems is a 422 with one detail per problem of a document.
+func problems(title string, ps []score.Problem) error {
+	details := make([]error, len(ps))
+	for i, p := range ps {
 		msg := p.Reason
 		if p.Line > 0 {
 			msg = fmt.Sprintf("line %d: %s", p.Line, p.Reason)
@@ -182,5 +187,5 @@ func documentProblem(e *score.DocumentError) error {
 		}
 		details[i] = &huma.ErrorDetail{Location: loc, Message: msg}
 	}
-	return huma.Error422UnprocessableEntity("the scoring rules are invalid; nothing was applied", details...)
+	return huma.Error422UnprocessableEntity(title, details...)
 }

@@ -129,6 +129,7 @@ func New(cfg Config) *Server {
 	s.registerMessages(api)
 	s.registerWebhooks(api)
 	s.registerMailConfig(api)
+	s.registerJourneys(api)
 	s.registerPublic()
 	s.registerHooks()
 

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nurturehq/nurture/internal/store/storetest"
+)
+
+func TestJourneysCommands(t *testing.T) {
+	for _, db := range storetest.DBs() {
+		t.Run(db.Name, func(t *testing.T) {
+			args, _ := dbArgs(t, db)
+			run := func(cmd ...string) (string, error) { return nurture(t, append(cmd, args...)...) }
+			if out, err := run("journeys", "examples"); err != nil || !strings.Contains(out, "journeys/warm-lead.yaml: saved version 1") {
+				t.Fatalf("examples: %v\n%s", err, out)
+			}
+			out, err := run("journeys", "list")
+			if err != nil || !strings.Contains(out, "first-contact") || !strings.Contains(out, "lead_created") {
+				t.Errorf("list: %v\n%s", err, out)
+			}
+			dir := t.TempDir()
+			bad := filepath.Join(dir, "bad.yaml")
+			os.WriteFile(bad, []byte("name: x\ntrigger: {manual: true}\nsteps:\n  - {id: a, send: {channel: email, template: nope}}\n  - {id: b, wait: -1d}\n"), 0o644)
+			out, err = run("journeys", "apply", bad)
+			if err == nil || !strings.Contains(out, `line 4: steps[0].send.template: unknown template "nope"`) || !strings.Contains(out, "line 5: steps[1].wait") {
+				t.Errorf("apply of a bad document: %v\n%s", err, out)
+			}
+			good := filepath.Join(dir, "good.yaml")
+			os.WriteFile(good, []byte("name: later\ntrigger: {manual: true}\nsteps:\n  - {id: a, send: {channel: email, template: warm-d1}}\n"), 0o644)
+			if out, err := run("journeys", "validate", good); err != nil || !strings.Contains(out, `valid journey "later"`) {
+				t.Errorf("validate: %v\n%s", err, out)
+			}
+			if out, err := run("journeys", "apply", good); err != nil || !strings.Contains(out, "later: saved version 1") {
+				t.Errorf("apply: %v\n%s", err, out)
+			}
+			if out, err := run("journeys", "show", "later"); err != nil || !strings.Contains(out, "template: warm-d1") {
+				t.Errorf("show: %v\n%s", err, out)
+			}
+			if _, err := run("journeys", "show", "nope"); err == nil {
+				t.Error("show of an unknown journey succeeded")
+			}
+		})
+	}
+}

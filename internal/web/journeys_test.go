@@ -1,0 +1,120 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/nurturehq/nurture/internal/store"
+)
+
+const apiJourney = `name: welcome
+trigger: {manual: true}
+entry: {require: [email]}
+quiet_hours: {off: true}
+steps:
+  - {id: d0, send: {channel: email, template: welcome-d0}}
+  - {id: w, wait: 2d}
+  - {id: d2, send: {channel: email, template: welcome-d0}}
+`
+
+func TestJourneysAPI(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		wantStatus(t, a.do(t, "POST", "/api/v1/templates", map[string]any{"name": "welcome-d0", "channel": "email",
+			"subject": "Welcome", "html": "<p>Hi {{ contact.first_name }}</p>"}), http.StatusCreated)
+		// Validation alone saves nothing.
+		r := a.do(t, "POST", "/api/v1/journeys/validate", apiJourney, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusOK)
+		if js := decode[struct{ Journeys []store.Journey }](t, a.do(t, "GET", "/api/v1/journeys", nil)).Journeys; len(js) != 0 {
+			t.Fatalf("validate saved %+v", js)
+		}
+		r = a.do(t, "POST", "/api/v1/journeys", apiJourney, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusCreated)
+		j := decode[store.Journey](t, r)
+		if j.Name != "welcome" || j.Version != 1 || j.Status != "live" || strings.Join(j.Steps, ",") != "d0,w,d2" {
+			t.Errorf("journey %+v", j)
+		}
+		wantStatus(t, a.do(t, "POST", "/api/v1/journeys", apiJourney, "Content-Type", "application/yaml"), http.StatusOK)
+		for _, ref := range []string{"welcome", fmt.Sprint(j.ID)} {
+			wantStatus(t, a.do(t, "GET", "/api/v1/journeys/"+ref, nil), http.StatusOK)
+		}
+		wantProblem(t, a.do(t, "GET", "/api/v1/journeys/nope", nil), http.StatusNotFound, "")
+
+		c := a.createContact(t, map[string]any{"email": "ada@example.com", "first_name": "Ada"})
+		r = a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": c.ID})
+		wantStatus(t, r, http.StatusCreated)
+		// Once in, not twice: 409 with the reason.
+		p := wantProblem(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": c.ID}), http.StatusConflict, "")
+		if !strings.Contains(p.Detail, "already in the journey") {
+			t.Errorf("detail %q", p.Detail)
+		}
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": 999999}), http.StatusNotFound, "")
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys/nope/enrolments", map[string]any{"contact_id": c.ID}), http.StatusNotFound, "")
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": "x"}), http.StatusUnprocessableEntity, "")
+
+		ens := decode[struct{ Enrolments []store.Enrolment }](t, a.do(t, "GET", fmt.Sprintf("/api/v1/contacts/%d/journeys", c.ID), nil)).Enrolments
+		if len(ens) != 1 || ens[0].Journey != "welcome" || ens[0].Status != "waiting" || ens[0].Step != "w" {
+			t.Errorf("enrolments %+v; want one waiting at w", ens)
+		}
+		st := decode[struct {
+			Stats []store.JourneyStat
+		}](t, a.do(t, "GET", "/api/v1/journeys/welcome/stats", nil)).Stats
+		var sent, waiting int64
+		for _, s := range st {
+			if s.Step == "d0" && s.Metric == "sent" {
+				sent = s.Count
+			}
+			if s.Step == "w" && s.Metric == "now_waiting" {
+				waiting = s.Count
+			}
+		}
+		if sent != 1 || waiting != 1 {
+			t.Errorf("stats %+v; want d0 sent once and one waiting at w", st)
+		}
+		// Pause and resume.
+		r = a.do(t, "POST", "/api/v1/journeys/welcome/pause", nil)
+		wantStatus(t, r, http.StatusOK)
+		if decode[store.Journey](t, r).Status != "paused" {
+			t.Errorf("pause: %s", r.Raw)
+		}
+		bob := a.createContact(t, map[string]any{"email": "bob@example.com"})
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": bob.ID}), http.StatusConflict, "")
+		wantStatus(t, a.do(t, "POST", "/api/v1/journeys/welcome/resume", nil), http.StatusOK)
+		wantStatus(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": bob.ID}), http.StatusCreated)
+	})
+}
+
+func TestJourneysAPIRejectsBadDocuments(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		before := a.counts(t)
+		for _, tc := range []struct{ name, body, location string }{
+			{"unknown template", strings.Replace(apiJourney, "welcome-d0}", "nope}", 1), "body.steps[0].send.template"},
+			{"unknown step type", strings.Replace(apiJourney, "wait: 2d", "sleep: 2d", 1), "body.steps[1].sleep"},
+			{"dangling id", strings.Replace(apiJourney, "wait: 2d}", "wait: 2d, next: nowhere}", 1), "body.steps[1].next"},
+			{"negative wait", strings.Replace(apiJourney, "wait: 2d", "wait: -2d", 1), "body.steps[1].wait"},
+			{"empty", "", ""},
+			{"not YAML", "name: [", ""},
+			{"control characters", strings.Replace(apiJourney, "name: welcome", "name: \"wel\\u202ecome\"", 1), "body.name"},
+			{"a list", "- 1\n- 2\n", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := a.do(t, "POST", "/api/v1/journeys", tc.body, "Content-Type", "application/yaml")
+				if r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
+					t.Fatalf("status %d; want 422 or 400\n%s", r.Status, r.Raw)
+				}
+				if tc.location != "" {
+					wantProblem(t, r, http.StatusUnprocessableEntity, tc.location)
+				}
+			})
+		}
+		huge := apiJourney + "# " + strings.Repeat("x", 300<<10) + "\n"
+		if r := a.do(t, "POST", "/api/v1/journeys", huge, "Content-Type", "application/yaml"); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("huge document: status %d; want 413", r.Status)
+		}
+		if r := a.send(t, "POST", "/api/v1/journeys", apiJourney); r.Status != http.StatusUnauthorized {
+			t.Errorf("no key: status %d; want 401", r.Status)
+		}
+		a.wantCounts(t, before)
+	})
+}
