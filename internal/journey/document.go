@@ -7,10 +7,7 @@
 package journey
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -216,29 +213,12 @@ type Catalog interface {
 // Parse reads and validates a document, and compiles it. cat may be nil
 // (templates are not checked then).
 func Parse(src []byte, cat Catalog) (*Journey, error) {
-	if len(src) > MaxDocumentBytes {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: fmt.Sprintf("larger than %d bytes", MaxDocumentBytes)}}}
-	}
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: "empty"}}}
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: strings.TrimPrefix(err.Error(), "yaml: ")}}}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
 	var doc Document
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: "empty"}}}
-	} else if err != nil {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+	root, problems := score.ReadDocument(src, MaxDocumentBytes, &doc)
+	if problems != nil {
+		return nil, &DocumentError{problems}
 	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, &DocumentError{[]Problem{{Line: more.Line, Path: "document", Reason: "one YAML document only"}}}
-	}
-	c := &checker{root: &root}
+	c := &checker{root: root}
 	j := c.compile(doc, cat)
 	if len(c.problems) > 0 {
 		return nil, &DocumentError{c.problems}

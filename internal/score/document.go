@@ -194,29 +194,12 @@ var (
 // Parse reads and validates a YAML or JSON rules document and compiles it.
 // Every problem is reported at once, with its line.
 func Parse(src []byte) (*Rules, error) {
-	if len(src) > MaxDocumentBytes {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: fmt.Sprintf("larger than %d bytes", MaxDocumentBytes)}}}
-	}
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: "empty"}}}
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, yamlError(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
 	var doc Document
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil, &DocumentError{[]Problem{{Path: "document", Reason: "empty"}}}
-	} else if err != nil {
-		return nil, yamlError(err)
+	root, problems := ReadDocument(src, MaxDocumentBytes, &doc)
+	if problems != nil {
+		return nil, &DocumentError{problems}
 	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, &DocumentError{[]Problem{{Line: more.Line, Path: "document", Reason: "one YAML document only (found a second after ---)"}}}
-	}
-	r, err := compile(doc, &root)
+	r, err := compile(doc, root)
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +207,37 @@ func Parse(src []byte) (*Rules, error) {
 	return r, nil
 }
 
+// ReadDocument decodes src, one YAML or JSON document of at most limit
+// bytes, into v, refusing keys v does not have. It returns the document's
+// node tree, for the lines of later problems (LineOf), or the problems
+// that stopped it, with their lines. Journeys read their documents so too.
+func ReadDocument(src []byte, limit int, v any) (*yaml.Node, []Problem) {
+	if len(src) > limit {
+		return nil, []Problem{{Path: "document", Reason: fmt.Sprintf("larger than %d bytes", limit)}}
+	}
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, []Problem{{Path: "document", Reason: "empty"}}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		return nil, yamlError(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); errors.Is(err, io.EOF) {
+		return nil, []Problem{{Path: "document", Reason: "empty"}}
+	} else if err != nil {
+		return nil, yamlError(err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, []Problem{{Line: more.Line, Path: "document", Reason: "one YAML document only (found a second after ---)"}}
+	}
+	return &root, nil
+}
+
 // yamlError turns a decoder error into problems with lines.
-func yamlError(err error) error {
+func yamlError(err error) []Problem {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
@@ -237,11 +249,11 @@ func yamlError(err error) error {
 		p := Problem{Path: "document", Reason: m}
 		if sub := yamlLine.FindStringSubmatch(m); sub != nil {
 			p.Line, _ = strconv.Atoi(sub[1])
-			p.Reason = strings.ReplaceAll(sub[2], "score.", "")
+			p.Reason = strings.NewReplacer("score.", "", "journey.", "").Replace(sub[2])
 		}
 		ps = append(ps, p)
 	}
-	return &DocumentError{ps}
+	return ps
 }
 
 // lines finds the line of a path in the YAML tree; keys are strings,
