@@ -368,8 +368,8 @@ func (t *tx) journeyEvent(contactID int64, ev score.Event, c *contact.Contact) e
 	if err != nil {
 		return err
 	}
-	if !cat.types[ev.Type] {
-		return nil
+	if len(cat.list) == 0 || !cat.types[ev.Type] {
+		return nil // no journey, or none that this event moves
 	}
 	t.journeyDepth++
 	defer func() { t.journeyDepth-- }()
