@@ -610,22 +610,17 @@ func dueMs(st journey.State) any {
 // objective happened since the contact entered.
 func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, now time.Time) (journey.Input, error) {
 	in := journey.Input{Now: now, Contact: c}
-	rows, err := t.query(`SELECT due_at FROM outbox WHERE contact_id = ? AND kind = ? AND due_at > ?
-		AND status NOT IN ('suppressed', 'failed')`, c.ID, KindMarketing, ms(now.Add(-7*24*time.Hour)))
-	if err != nil {
-		return in, err
-	}
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
-			rows.Close()
+	if r, ok := t.recent[c.ID]; ok {
+		in.Recent = r
+	} else {
+		m, err := t.readRecent(now, "contact_id = ?", c.ID)
+		if err != nil {
 			return in, err
 		}
-		in.Recent = append(in.Recent, time.UnixMilli(at).UTC())
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return in, err
+		in.Recent = m[c.ID]
+		if t.recent != nil {
+			t.recent[c.ID] = in.Recent
+		}
 	}
 	if j.HasBranch() {
 		st, err := t.scoreState(c.ID)
@@ -643,6 +638,61 @@ func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, n
 		in.Reached = n > 0
 	}
 	return in, nil
+}
+
+// readRecent reads the times of the marketing messages of the last 7 days
+// (the frequency cap) of the contacts the condition selects, by contact;
+// every contact named has an entry, with or without messages.
+func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.Time, error) {
+	out := map[int64][]time.Time{}
+	switch v := ids.(type) {
+	case int64:
+		out[v] = nil
+	case []int64:
+		for _, id := range v {
+			out[id] = nil
+		}
+	}
+	rows, err := t.query(`SELECT contact_id, due_at FROM outbox WHERE `+where+` AND kind = ? AND due_at > ?
+		AND status NOT IN ('suppressed', 'failed')`, t.idsArg(ids), KindMarketing, ms(now.Add(-7*24*time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], time.UnixMilli(at).UTC())
+	}
+	return out, rows.Err()
+}
+
+// inIDs is a condition "column is one of a list of ids", with one
+// parameter whatever the list's length (one prepared statement).
+func (t *tx) inIDs(column string) string {
+	if t.s.d.name == "postgres" {
+		return column + " = ANY(?)"
+	}
+	return column + " IN (SELECT value FROM json_each(?))"
+}
+
+// idsArg is the argument for inIDs: a JSON array on SQLite.
+func (t *tx) idsArg(ids any) any {
+	v, ok := ids.([]int64)
+	if !ok || t.s.d.name == "postgres" {
+		return ids
+	}
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, id := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // saveEnrolment writes an enrolment's new state and applies the effects.
@@ -715,7 +765,7 @@ func (t *tx) journeySend(j *journey.Journey, e *enrolment, f journey.Effect, c *
 	if kind == "" {
 		kind = KindMarketing
 	}
-	_, err := t.queueMessage(MessageInput{ContactID: c.ID, Template: s.Template, Kind: kind,
+	_, err := t.queueLocked(MessageInput{ContactID: c.ID, Template: s.Template, Kind: kind,
 		Source: "journey:" + j.Doc.Name, List: j.List(), IdempotencyKey: key}, now)
 	switch {
 	case errors.Is(err, ErrTemplateNotFound):
@@ -823,6 +873,22 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 		for _, lj := range cat.list {
 			paused[lj.id] = lj.status == JourneyPaused
 		}
+		ids := make([]int64, 0, len(due))
+		for _, e := range due {
+			if !paused[e.journeyID] {
+				ids = append(ids, e.contactID)
+			}
+		}
+		// The contacts, locked in id order (PostgreSQL), and their recent
+		// messages: two statements for the batch.
+		contacts, err := t.lockContacts(ids)
+		if err != nil {
+			return err
+		}
+		defer func() { t.recent = nil }()
+		if t.recent, err = t.readRecent(now, t.inIDs("contact_id"), ids); err != nil {
+			return err
+		}
 		for i := range due {
 			e := &due[i]
 			if paused[e.journeyID] {
@@ -832,18 +898,16 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 			if err != nil {
 				return err
 			}
-			c, err := t.lockContact(e.contactID)
-			if errors.Is(err, contact.ErrNotFound) {
+			c, ok := contacts[e.contactID]
+			if !ok {
 				st := e.state
 				st.Status, st.Reason, st.DueAt = journey.Exited, "erased", time.Time{}
 				if err := t.saveEnrolmentRow(e, st, now); err != nil {
 					return err
 				}
 				continue
-			} else if err != nil {
-				return err
 			}
-			in, err := t.journeyInput(j, *e, &c, now)
+			in, err := t.journeyInput(j, *e, c, now)
 			if err != nil {
 				return err
 			}
@@ -852,7 +916,7 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 				// Not movable now (a stale timer): leave it, without the timer.
 				st.DueAt = time.Time{}
 			}
-			if err := t.saveEnrolment(j, e, st, fx, &c, now); err != nil {
+			if err := t.saveEnrolment(j, e, st, fx, c, now); err != nil {
 				return err
 			}
 			n++
@@ -860,6 +924,35 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// lockContacts reads the live contacts among ids, locking them in id
+// order on PostgreSQL, in one statement.
+func (t *tx) lockContacts(ids []int64) (map[int64]*contact.Contact, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make(map[int64]*contact.Contact, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.query("SELECT "+contactColumns+" FROM contacts WHERE "+t.inIDs("id")+" AND erased_at IS NULL ORDER BY id"+t.s.d.forUpdate,
+		t.idsArg(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		if t.s.d.name == "postgres" {
+			t.lock(c.ID)
+		}
+		out[c.ID] = &c
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) saveEnrolmentRow(e *enrolment, st journey.State, now time.Time) error {

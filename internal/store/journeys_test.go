@@ -28,7 +28,7 @@ steps:
   - {id: call, send: {channel: task, title: Call them, due_in: 1h}}
 `
 
-func saveJourneyTemplates(t *testing.T, s *store.Store, names ...string) {
+func saveJourneyTemplates(t testing.TB, s *store.Store, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, _, err := s.SaveTemplate(ctx, store.TemplateInput{Name: n, Channel: store.ChannelEmail, Subject: n,

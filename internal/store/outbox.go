@@ -133,13 +133,32 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	} else if err != nil {
 		return Message{}, err
 	}
-	tp, err := getTemplate(t.queryRow, in.Template)
+	tp, err := t.template(in.Template)
 	if err != nil {
 		return Message{}, err
 	}
 	if in.Sender != "" && tp.Channel != ChannelEmail {
 		return Message{}, ErrSenderNotEmail
 	}
+	row := t.queryRow(insertMessage+" RETURNING "+messageColumns, t.messageArgs(in, tp, now)...)
+	m, err := scanMessage(row)
+	t.queued = t.queued || err == nil
+	if err == nil {
+		t.noteQueued(in, now)
+	}
+	if errors.Is(err, sql.ErrNoRows) && in.IdempotencyKey != "" {
+		m, err = scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE idempotency_key = ?", in.IdempotencyKey))
+		m.Duplicate = true
+	}
+	return m, err
+}
+
+const insertMessage = `INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
+		status, template, source, list, topic, sender, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
+
+func (t *tx) messageArgs(in MessageInput, tp Template, now time.Time) []any {
 	due := in.DueAt
 	if due.IsZero() {
 		due = now
@@ -148,20 +167,59 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	if in.IdempotencyKey != "" {
 		key = in.IdempotencyKey
 	}
-	row := t.queryRow(`INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
-		status, template, source, list, topic, sender, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-		RETURNING `+messageColumns,
-		in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
-		in.Source, null(in.List), null(in.Topic), null(in.Sender), key)
-	m, err := scanMessage(row)
-	t.queued = t.queued || err == nil
-	if errors.Is(err, sql.ErrNoRows) && key != nil {
-		m, err = scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE idempotency_key = ?", key))
-		m.Duplicate = true
+	return []any{in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
+		in.Source, null(in.List), null(in.Topic), null(in.Sender), key}
+}
+
+// queueLocked queues a message for a contact the transaction holds (so
+// known to be live), without reading the message back: journeys' sends.
+// It reports whether the message is new (false: its key was queued before).
+func (t *tx) queueLocked(in MessageInput, now time.Time) (bool, error) {
+	tp, err := t.template(in.Template)
+	if err != nil {
+		return false, err
 	}
-	return m, err
+	res, err := t.exec(insertMessage, t.messageArgs(in, tp, now)...)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		t.queued = true
+		t.noteQueued(in, now)
+	}
+	return n > 0, nil
+}
+
+// noteQueued keeps the frequency cap's view (tx.recent) up to date.
+func (t *tx) noteQueued(in MessageInput, now time.Time) {
+	if t.recent == nil || in.Kind != KindMarketing {
+		return
+	}
+	if r, ok := t.recent[in.ContactID]; ok {
+		due := in.DueAt
+		if due.IsZero() {
+			due = now
+		}
+		t.recent[in.ContactID] = append(r, due)
+	}
+}
+
+// template is a template's version in force, read once per transaction
+// (saving a template forgets what was read).
+func (t *tx) template(name string) (Template, error) {
+	if tp, ok := t.templates[name]; ok {
+		return tp, nil
+	}
+	tp, err := getTemplate(t.queryRow, name)
+	if err != nil {
+		return tp, err
+	}
+	if t.templates == nil {
+		t.templates = map[string]Template{}
+	}
+	t.templates[name] = tp
+	return tp, nil
 }
 
 // GetMessage returns one message of the outbox.

@@ -268,6 +268,7 @@ func (t *tx) forgetScores(ids ...int64) {
 func (t *tx) dropUnflushed() {
 	t.dropSegments()
 	t.epochs, t.epochsOf = nil, nil // what it wrote of segment_keys is rolled back too
+	t.templates, t.recent = nil, nil
 	b := t.scores
 	if b == nil {
 		return

@@ -103,6 +103,7 @@ func (s *Store) SaveTemplate(ctx context.Context, in TemplateInput) (Template, b
 		switch {
 		case errors.Is(err, ErrTemplateNotFound):
 			cur = Template{Name: in.Name, Channel: in.Channel, CreatedAt: now}
+			t.templates = nil
 			if err := t.queryRow(`INSERT INTO templates (name, channel, version, subject, html, text, layout, created_at, updated_at)
 				VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.Channel, null(in.Subject), null(in.HTML), null(in.Text),
 				null(in.Layout), ms(now), ms(now)).Scan(&cur.ID); err != nil {
@@ -116,6 +117,7 @@ func (s *Store) SaveTemplate(ctx context.Context, in TemplateInput) (Template, b
 			out, changed = cur, false
 			return nil
 		default:
+			t.templates = nil
 			if _, err := t.exec("UPDATE templates SET version = version + 1, subject = ?, html = ?, text = ?, layout = ?, updated_at = ? WHERE id = ?",
 				null(in.Subject), null(in.HTML), null(in.Text), null(in.Layout), ms(now), cur.ID); err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nurturehq/nurture/internal/score"
 )
@@ -403,6 +404,11 @@ type tx struct {
 	journeyCat   *journeyCatalog
 	journeyDepth int
 	jstats       map[jstatKey]int64
+	// templates are the templates it read (template); recent the
+	// marketing messages of the last 7 days of the contacts whose steps it
+	// runs, kept as it queues more (the frequency cap).
+	templates map[string]Template
+	recent    map[int64][]time.Time
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
