@@ -18,6 +18,9 @@ import (
 //go:embed journeys/*.yaml templates/*.yaml
 var files embed.FS
 
+// File is one shipped file, by its path ("journeys/warm-lead.yaml").
+func File(name string) ([]byte, error) { return files.ReadFile(name) }
+
 // Installed is what Install did with one file.
 type Installed struct {
 	File    string

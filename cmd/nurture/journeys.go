@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nurturehq/nurture/examples"
 	"github.com/nurturehq/nurture/internal/journey"
@@ -104,6 +110,110 @@ func (c *JourneysShowCmd) Run(g *Globals) error {
 		fmt.Fprintf(g.stdout, "# %s, version %d, %s\n%s", j.Name, j.Version, j.Status, j.Document)
 		return nil
 	})
+}
+
+// JourneysSimulateCmd runs a journey document over the contacts in
+// virtual time and prints what would happen.
+type JourneysSimulateCmd struct {
+	File   string `arg:"" type:"existingfile" help:"The journey document, YAML or JSON (it is not saved)."`
+	Days   int    `default:"30" help:"How many days to simulate (1 to 366)."`
+	Sample int    `help:"Simulate over this many contacts drawn at random (default: every contact)."`
+	JSON   bool   `name:"json" help:"Print the report as JSON."`
+}
+
+// Run simulates and prints the report.
+func (c *JourneysSimulateCmd) Run(g *Globals) error {
+	if c.Days < 1 || c.Days > store.MaxSimulateDays {
+		return fmt.Errorf("--days: want 1 to %d", store.MaxSimulateDays)
+	}
+	if c.Sample < 0 {
+		return errors.New("--sample: want a positive number of contacts")
+	}
+	src, err := readLimited(c.File, journey.MaxDocumentBytes)
+	if err != nil {
+		return err
+	}
+	return g.withStore(func(ctx context.Context, st *store.Store) error {
+		began := time.Now()
+		rep, err := st.SimulateJourney(ctx, store.SimulateParams{Document: src, Days: c.Days, Sample: c.Sample})
+		if err != nil {
+			return journeyErrors(g, c.File, err)
+		}
+		if c.JSON {
+			enc := json.NewEncoder(g.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		printReport(g.stdout, rep, time.Since(began))
+		return nil
+	})
+}
+
+// printReport writes a simulation's report for a person.
+func printReport(out io.Writer, r journey.Report, took time.Duration) {
+	fmt.Fprintf(out, "Simulation of %q over %d days from %s (%s, nothing sent)\n", r.Journey, r.Days,
+		r.Start.Format("2006-01-02 15:04 MST"), took.Round(time.Millisecond))
+	fmt.Fprintf(out, "\nContacts: %d looked at, %d enter\n", r.Contacts, r.Entered)
+	for _, k := range sortedKeys(r.Refused) {
+		fmt.Fprintf(out, "  not entering, %s: %d\n", k, r.Refused[k])
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nSTEP\tKIND\tREACHED\tSENT\tWAYS")
+	for _, s := range r.Steps {
+		var ways []string
+		for _, k := range sortedKeys(s.Ways) {
+			ways = append(ways, fmt.Sprintf("%s %d", k, s.Ways[k]))
+		}
+		sent := ""
+		if s.Kind == journey.KindSend {
+			sent = strconv.Itoa(s.Sent)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", s.ID, s.Kind, s.Reached, sent, strings.Join(ways, ", "))
+	}
+	w.Flush()
+	if len(r.Messages) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "\nDAY\tDATE\tMESSAGES\tBY CHANNEL")
+		for _, d := range r.Messages {
+			var chans []string
+			for _, k := range sortedKeys(d.Channels) {
+				chans = append(chans, fmt.Sprintf("%s %d", k, d.Channels[k]))
+			}
+			fmt.Fprintf(w, "%d\t%s\t%d\t%s\n", d.Day, d.Date, d.Total, strings.Join(chans, ", "))
+		}
+		w.Flush()
+	}
+	fmt.Fprintln(out, "\nDeferred:")
+	if len(r.Deferred) == 0 {
+		fmt.Fprintln(out, "  none")
+	}
+	for _, k := range sortedKeys(r.Deferred) {
+		fmt.Fprintf(out, "  %s: %d\n", k, r.Deferred[k])
+	}
+	fmt.Fprintln(out, "\nAt the end:")
+	for _, k := range sortedKeys(r.Outcomes) {
+		fmt.Fprintf(out, "  %s: %d\n", k, r.Outcomes[k])
+	}
+	fmt.Fprintln(out, "\nTemplates failing to render:")
+	if len(r.RenderFailures) == 0 {
+		fmt.Fprintln(out, "  none")
+	}
+	for _, f := range r.RenderFailures {
+		fmt.Fprintf(out, "  %s (step %s): %d contact(s), e.g. contact %d: %s\n", f.Template, f.Step, f.Contacts, f.Example, f.Reason)
+	}
+	fmt.Fprintln(out, "\nAssumed:")
+	for _, a := range r.Assumptions {
+		fmt.Fprintf(out, "  - %s\n", a)
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // journeyErrors prints every problem of a document, one per line.

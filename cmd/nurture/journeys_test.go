@@ -42,6 +42,21 @@ func TestJourneysCommands(t *testing.T) {
 			if _, err := run("journeys", "show", "nope"); err == nil {
 				t.Error("show of an unknown journey succeeded")
 			}
+			if out, err := run("journeys", "simulate", good, "--days", "7"); err != nil || !strings.Contains(out, `Simulation of "later" over 7 days`) ||
+				!strings.Contains(out, "Templates failing to render:\n  none") {
+				t.Errorf("simulate: %v\n%s", err, out)
+			}
+			if out, err := run("journeys", "simulate", "examples/journeys/warm-lead.yaml", "--json"); err == nil {
+				t.Errorf("simulate of a missing file: %s", out)
+			}
+			for _, bad := range [][]string{{"--days", "0"}, {"--days", "400"}, {"--sample", "-2"}} {
+				if out, err := run(append([]string{"journeys", "simulate", good}, bad...)...); err == nil {
+					t.Errorf("simulate %v: %s", bad, out)
+				}
+			}
+			if out, err := run("journeys", "simulate", bad); err == nil || !strings.Contains(out, `unknown template "nope"`) {
+				t.Errorf("simulate of a bad document: %v\n%s", err, out)
+			}
 		})
 	}
 }

@@ -107,6 +107,7 @@ type CLI struct {
 		Apply    JourneysApplyCmd    `cmd:"" help:"Save journey documents as their next live versions."`
 		List     JourneysListCmd     `cmd:"" help:"List the journeys."`
 		Show     JourneysShowCmd     `cmd:"" help:"Print a journey's live document."`
+		Simulate JourneysSimulateCmd `cmd:"" help:"Dry run: what a journey document would do to the current contacts, sending nothing."`
 		Examples JourneysExamplesCmd `cmd:"" help:"Install the journeys and templates shipped with Nurture (first contact, sequences A, B, C)."`
 	} `cmd:"" help:"Journeys: nurture sequences as code."`
 	Hooks struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/score"
 )
 
@@ -556,6 +557,79 @@ func (j *Journey) HasBranch() bool {
 func (j *Journey) HasGoalStep() bool {
 	for _, s := range j.steps {
 		if s.kind == KindGoal {
+			return true
+		}
+	}
+	return false
+}
+
+// Missing are the required fields the contact lacks (entry refused).
+func (j *Journey) Missing(c *contact.Contact) []string {
+	var out []string
+	for _, f := range j.Required() {
+		var v string
+		switch f {
+		case "email":
+			v = c.Email
+		case "phone":
+			v = c.Phone
+		case "first_name":
+			v = c.FirstName
+		case "last_name":
+			v = c.LastName
+		case "company":
+			v = c.Company
+		case "role":
+			v = c.Role
+		case "country":
+			v = c.Country
+		case "time_zone":
+			v = c.TimeZone
+		case "source":
+			v = c.Source
+		case "offer":
+			v = c.Offer
+		case "persona":
+			v = c.Persona
+		case "request_type":
+			v = c.RequestType
+		case "urgency":
+			v = c.Urgency
+		case "owner":
+			v = c.Owner
+		case "potential_value":
+			if c.PotentialValue != nil {
+				v = "set"
+			}
+		case "budget":
+			if c.Budget != nil {
+				v = "set"
+			}
+		}
+		if v == "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// UsesSegments reports whether a condition reads the contact's segments
+// (so the store reads them for it).
+func (j *Journey) UsesSegments() bool {
+	conds := []string{j.Doc.Trigger.Where}
+	if o := j.Doc.Objective; o != nil {
+		conds = append(conds, o.Where)
+	}
+	for _, s := range j.Doc.Steps {
+		if s.WaitFor != nil {
+			conds = append(conds, s.WaitFor.Where)
+		}
+		for _, a := range s.Branch {
+			conds = append(conds, a.If)
+		}
+	}
+	for _, c := range conds {
+		if strings.Contains(c, "segments") {
 			return true
 		}
 	}

@@ -255,6 +255,7 @@ func (j *Journey) run(st State, i int, in Input, fx []Effect) (State, []Effect) 
 			for k, p := range s.cond {
 				if p == nil || holds(p, env) {
 					i = s.targets[k]
+					fx[len(fx)-1].Reason = j.steps[i].ID // the way taken, for statistics
 					break
 				}
 			}

@@ -496,23 +496,16 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 		}
 		return 0, &ErrNotEnrolled{Reason: reason}
 	}
-	if missing := missingFields(j, c); len(missing) > 0 {
-		return refuse("missing " + strings.Join(missing, ", "))
-	}
+	var granted map[string]bool
 	if len(j.Consents()) > 0 {
 		ledger, err := t.consentLedger(c.ID)
 		if err != nil {
 			return 0, err
 		}
-		granted := map[string]bool{}
+		granted = map[string]bool{}
 		for _, cs := range contact.CurrentConsents(ledger) {
 			if cs.Purpose == KindMarketing && cs.Status == contact.ConsentGranted {
 				granted[cs.Channel] = true
-			}
-		}
-		for _, ch := range j.Consents() {
-			if !granted[ch] {
-				return refuse("no " + ch + " consent")
 			}
 		}
 	}
@@ -523,11 +516,12 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	switch {
-	case in:
-		return refuse("already in the journey")
-	case last.Valid && !j.Reenters(time.UnixMilli(last.Int64), now):
-		return refuse("already went through the journey")
+	var lastAt time.Time
+	if last.Valid {
+		lastAt = time.UnixMilli(last.Int64)
+	}
+	if reason := j.Refusal(c, granted, in, lastAt, now); reason != "" {
+		return refuse(reason)
 	}
 	e := enrolment{journeyID: lj.id, version: lj.version, contactID: c.ID, enteredAt: now}
 	in0, err := t.journeyInput(j, e, c, now)
@@ -547,55 +541,6 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 	}
 	e.state = journey.State{Status: journey.Active}
 	return e.id, t.applyJourneyEffects(j, &e, st, fx, c, now)
-}
-
-func missingFields(j *journey.Journey, c *contact.Contact) []string {
-	var out []string
-	for _, f := range j.Required() {
-		var v string
-		switch f {
-		case "email":
-			v = c.Email
-		case "phone":
-			v = c.Phone
-		case "first_name":
-			v = c.FirstName
-		case "last_name":
-			v = c.LastName
-		case "company":
-			v = c.Company
-		case "role":
-			v = c.Role
-		case "country":
-			v = c.Country
-		case "time_zone":
-			v = c.TimeZone
-		case "source":
-			v = c.Source
-		case "offer":
-			v = c.Offer
-		case "persona":
-			v = c.Persona
-		case "request_type":
-			v = c.RequestType
-		case "urgency":
-			v = c.Urgency
-		case "owner":
-			v = c.Owner
-		case "potential_value":
-			if c.PotentialValue != nil {
-				v = "set"
-			}
-		case "budget":
-			if c.Budget != nil {
-				v = "set"
-			}
-		}
-		if v == "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func dueMs(st journey.State) any {
@@ -645,6 +590,7 @@ func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, n
 // every contact named has an entry, with or without messages.
 func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.Time, error) {
 	out := map[int64][]time.Time{}
+	arg := ids
 	switch v := ids.(type) {
 	case int64:
 		out[v] = nil
@@ -652,9 +598,10 @@ func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.
 		for _, id := range v {
 			out[id] = nil
 		}
+		arg = t.s.idsArg(v)
 	}
 	rows, err := t.query(`SELECT contact_id, due_at FROM outbox WHERE `+where+` AND kind = ? AND due_at > ?
-		AND status NOT IN ('suppressed', 'failed')`, t.idsArg(ids), KindMarketing, ms(now.Add(-7*24*time.Hour)))
+		AND status NOT IN ('suppressed', 'failed')`, arg, KindMarketing, ms(now.Add(-7*24*time.Hour)))
 	if err != nil {
 		return nil, err
 	}
@@ -667,32 +614,6 @@ func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.
 		out[id] = append(out[id], time.UnixMilli(at).UTC())
 	}
 	return out, rows.Err()
-}
-
-// inIDs is a condition "column is one of a list of ids", with one
-// parameter whatever the list's length (one prepared statement).
-func (t *tx) inIDs(column string) string {
-	if t.s.d.name == "postgres" {
-		return column + " = ANY(?)"
-	}
-	return column + " IN (SELECT value FROM json_each(?))"
-}
-
-// idsArg is the argument for inIDs: a JSON array on SQLite.
-func (t *tx) idsArg(ids any) any {
-	v, ok := ids.([]int64)
-	if !ok || t.s.d.name == "postgres" {
-		return ids
-	}
-	b := make([]byte, 0, 8*len(v)+2)
-	b = append(b, '[')
-	for i, id := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return string(append(b, ']'))
 }
 
 // saveEnrolment writes an enrolment's new state and applies the effects.
@@ -886,7 +807,7 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 			return err
 		}
 		defer func() { t.recent = nil }()
-		if t.recent, err = t.readRecent(now, t.inIDs("contact_id"), ids); err != nil {
+		if t.recent, err = t.readRecent(now, t.s.inIDs("contact_id"), ids); err != nil {
 			return err
 		}
 		for i := range due {
@@ -936,8 +857,8 @@ func (t *tx) lockContacts(ids []int64) (map[int64]*contact.Contact, error) {
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := t.query("SELECT "+contactColumns+" FROM contacts WHERE "+t.inIDs("id")+" AND erased_at IS NULL ORDER BY id"+t.s.d.forUpdate,
-		t.idsArg(ids))
+	rows, err := t.query("SELECT "+contactColumns+" FROM contacts WHERE "+t.s.inIDs("id")+" AND erased_at IS NULL ORDER BY id"+t.s.d.forUpdate,
+		t.s.idsArg(ids))
 	if err != nil {
 		return nil, err
 	}

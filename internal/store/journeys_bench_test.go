@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nurturehq/nurture/examples"
 	"github.com/nurturehq/nurture/internal/clock"
+	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/journey"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
 )
@@ -95,6 +99,75 @@ func BenchmarkJourneySteps(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "steps/s")
+		})
+	}
+}
+
+// BenchmarkSimulateJourney measures the dry run of the shipped sequence A
+// (examples/journeys/warm-lead.yaml, with its templates rendered for every
+// contact) over 100,000 contacts (NURTURE_BENCH_SIM_CONTACTS) for 30 days.
+// A fifth of the contacts lack an offer (refused), a third are in Paris,
+// the rest in New York or without a time zone.
+func BenchmarkSimulateJourney(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("NURTURE_BENCH_SIM_CONTACTS")); err == nil && v > 0 {
+		n = v
+	}
+	doc, err := examples.File("journeys/warm-lead.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, db := range storetest.DBs() {
+		b.Run(db.Name, func(b *testing.B) {
+			s := storetest.Open(b, db, clock.NewFake(storetest.Epoch))
+			if _, err := examples.Install(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := range 8 {
+				wg.Go(func() {
+					for i := w; i < n; i += 8 {
+						in := contact.Input{Email: fmt.Sprintf("c%d@example.com", i), FirstName: fmt.Sprintf("Lead%d", i), Source: "web", Offer: "audit"}
+						switch i % 15 {
+						case 0, 5, 10:
+							in.Offer = ""
+						case 1, 4, 7, 11, 13:
+							in.TimeZone = "Europe/Paris"
+						case 2, 8:
+							in.TimeZone = "America/New_York"
+						}
+						in, err := contact.Normalize(in, "FR")
+						if err != nil {
+							errs <- err
+							return
+						}
+						if _, err := s.WriteContact(ctx, store.WriteContactParams{Source: "api", Input: in}); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			b.Logf("%d contacts written in %v", n, time.Since(start).Round(time.Millisecond))
+			var rep journey.Report
+			for b.Loop() {
+				rep, err = s.SimulateJourney(ctx, store.SimulateParams{Document: doc, Days: 30})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if rep.Contacts != n || rep.Entered == 0 || len(rep.RenderFailures) != 0 {
+				b.Fatalf("report: %d contacts, %d entered, failures %+v", rep.Contacts, rep.Entered, rep.RenderFailures)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/simulation")
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "contacts/s")
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -46,6 +47,17 @@ type enrolOutput struct {
 	}
 }
 
+type simulateInput struct {
+	Days    int       `query:"days" minimum:"1" maximum:"366" default:"30" doc:"how many days to simulate"`
+	Sample  int       `query:"sample" minimum:"0" maximum:"10000000" doc:"simulate over this many contacts drawn at random (0: every contact)"`
+	Start   time.Time `query:"start" doc:"the simulation's start (RFC 3339; default now)"`
+	RawBody []byte    `contentType:"application/yaml" doc:"the journey document, YAML or JSON"`
+}
+
+type simulateOutput struct {
+	Body journey.Report
+}
+
 type journeyStats struct {
 	Body struct {
 		Journey store.Journey       `json:"journey"`
@@ -85,6 +97,23 @@ func (s *Server) registerJourneys(api huma.API) {
 		out := &validation{}
 		out.Body.Valid, out.Body.Name, out.Body.Steps = true, j.Doc.Name, j.Steps()
 		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "simulate-journey", Method: http.MethodPost, Path: "/api/v1/journeys/simulate", Tags: tags,
+		Summary: "Dry run: what a journey document would do to the current contacts",
+		Description: "Runs the document (validated first, and not saved) with the engine the workers use over every " +
+			"contact, or a random sample, in virtual time: nothing is sent or written. It assumes every contact triggers " +
+			"the journey at the start and that nothing else happens to them (no reply, meeting or take-over). The report " +
+			"says how many enter (and why the others do not), how many reach each step and which way branches and splits " +
+			"go, the messages per day per channel, the deferrals by reason (frequency cap, quiet hours), the outcomes at " +
+			"the end, and the templates that fail to render for some contacts.",
+		MaxBodyBytes: journey.MaxDocumentBytes,
+	}, func(ctx context.Context, in *simulateInput) (*simulateOutput, error) {
+		rep, err := s.store.SimulateJourney(ctx, store.SimulateParams{Document: in.RawBody, Days: in.Days, Sample: in.Sample, Start: in.Start})
+		if err != nil {
+			return nil, s.journeyProblem(err)
+		}
+		return &simulateOutput{Body: rep}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-journeys", Method: http.MethodGet, Path: "/api/v1/journeys", Tags: tags,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nurturehq/nurture/internal/journey"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
@@ -114,6 +115,53 @@ func TestJourneysAPIRejectsBadDocuments(t *testing.T) {
 		}
 		if r := a.send(t, "POST", "/api/v1/journeys", apiJourney); r.Status != http.StatusUnauthorized {
 			t.Errorf("no key: status %d; want 401", r.Status)
+		}
+		a.wantCounts(t, before)
+	})
+}
+
+func TestJourneySimulateAPI(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		wantStatus(t, a.do(t, "POST", "/api/v1/templates", map[string]any{"name": "welcome-d0", "channel": "email",
+			"subject": "Welcome", "html": "<p>Hi {{ contact.first_name }}</p>"}), http.StatusCreated)
+		a.createContact(t, map[string]any{"email": "ada@example.com", "first_name": "Ada"})
+		a.createContact(t, map[string]any{"email": "bob@example.com"})
+		a.createContact(t, map[string]any{"phone": "+33612345678"}) // no address: refused
+		before := a.counts(t)
+		r := a.do(t, "POST", "/api/v1/journeys/simulate?days=10", apiJourney, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusOK)
+		rep := decode[journey.Report](t, r)
+		if rep.Contacts != 3 || rep.Entered != 2 || rep.Refused["missing email"] != 1 || rep.Days != 10 ||
+			len(rep.Messages) != 2 || rep.Messages[0].Channels["email"] != 2 || rep.Messages[1].Day != 2 || rep.Outcomes["completed"] != 2 {
+			t.Errorf("report %s", r.Raw)
+		}
+		r = a.do(t, "POST", "/api/v1/journeys/simulate?sample=1", apiJourney, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusOK)
+		if rep := decode[journey.Report](t, r); rep.Contacts != 1 || rep.Days != 30 {
+			t.Errorf("sample of 1: %s", r.Raw)
+		}
+		for _, tc := range []struct{ name, query, body, location string }{
+			{"no days", "?days=0", apiJourney, "query.days"},
+			{"too many days", "?days=367", apiJourney, "query.days"},
+			{"days not a number", "?days=x", apiJourney, "query.days"},
+			{"negative sample", "?sample=-1", apiJourney, "query.sample"},
+			{"bad start", "?start=yesterday", apiJourney, "query.start"},
+			{"unknown template", "", strings.Replace(apiJourney, "welcome-d0}", "nope}", 1), "body.steps[0].send.template"},
+			{"empty", "", "", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := a.do(t, "POST", "/api/v1/journeys/simulate"+tc.query, tc.body, "Content-Type", "application/yaml")
+				if r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
+					t.Fatalf("status %d; want 422 or 400\n%s", r.Status, r.Raw)
+				}
+				if tc.location != "" {
+					wantProblem(t, r, r.Status, tc.location)
+				}
+			})
+		}
+		huge := apiJourney + "# " + strings.Repeat("x", 300<<10) + "\n"
+		if r := a.do(t, "POST", "/api/v1/journeys/simulate", huge, "Content-Type", "application/yaml"); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("huge document: status %d; want 413", r.Status)
 		}
 		a.wantCounts(t, before)
 	})
