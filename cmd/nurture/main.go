@@ -28,6 +28,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/channel/email"
 	"github.com/nurturehq/nurture/internal/channel/webhook"
+	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/dispatch"
 	"github.com/nurturehq/nurture/internal/segment"
@@ -47,10 +48,11 @@ type Globals struct {
 
 	stdout io.Writer
 	stderr io.Writer
+	clock  clock.Clock // nil: the wall clock
 }
 
 func (g *Globals) storeConfig(log *slog.Logger) store.Config {
-	return store.Config{DataDir: g.DataDir, DatabaseURL: g.Database, CacheMB: g.CacheMB, Logger: log}
+	return store.Config{DataDir: g.DataDir, DatabaseURL: g.Database, CacheMB: g.CacheMB, Logger: log, Clock: g.clock}
 }
 
 // open opens and migrates the store.
@@ -158,8 +160,11 @@ type ServeCmd struct {
 	ShutdownGrace        time.Duration `name:"shutdown-grace" env:"NURTURE_SHUTDOWN_GRACE" default:"30s" help:"How long in-flight requests may take to finish on SIGTERM."`
 	OutboxLease          time.Duration `name:"outbox-lease" env:"NURTURE_OUTBOX_LEASE" default:"5m" help:"How long a worker has to report a message it claimed before the message is in doubt (longer than any send takes)."`
 	WebhooksAllowPrivate bool          `name:"webhooks-allow-private" env:"NURTURE_WEBHOOKS_ALLOW_PRIVATE" help:"Let webhooks post to loopback and private addresses (development only)."`
-	MailFlags            `embed:""`
-	SMSFlags             `embed:""`
+	// Demos and tests of long journeys: time runs faster (never in production).
+	ClockSpeed float64 `name:"clock-speed" env:"NURTURE_CLOCK_SPEED" default:"1" hidden:"" help:"Run the clock this many times faster than the wall clock (demos and tests only)."`
+	ClockStart string  `name:"clock-start" env:"NURTURE_CLOCK_START" hidden:"" help:"With --clock-speed: the time the clock reads at start (RFC 3339; default now)."`
+	MailFlags  `embed:""`
+	SMSFlags   `embed:""`
 }
 
 // Run serves until SIGINT or SIGTERM, then drains: stop accepting, finish
@@ -168,6 +173,20 @@ func (c *ServeCmd) Run(g *Globals) error {
 	log := newLogger(g.stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.ClockSpeed != 1 || c.ClockStart != "" {
+		if c.ClockSpeed <= 0 || c.ClockSpeed > 1e6 {
+			return fmt.Errorf("--clock-speed %v: want more than 0 and at most 1000000", c.ClockSpeed)
+		}
+		start := time.Now()
+		if c.ClockStart != "" {
+			var err error
+			if start, err = time.Parse(time.RFC3339, c.ClockStart); err != nil {
+				return fmt.Errorf("--clock-start %q: want an RFC 3339 time", c.ClockStart)
+			}
+		}
+		g.clock = clock.NewScaled(start, c.ClockSpeed)
+		log.Warn("the clock is scaled: for demos and tests only", "speed", c.ClockSpeed, "start", start)
+	}
 	st, err := g.open(ctx, log)
 	if err != nil {
 		return err
@@ -215,7 +234,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if c.WebhooksAllowPrivate {
 		hooks.HTTP = &http.Client{}
 	}
-	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks, Lease: c.OutboxLease})
+	sender := dispatch.New(dispatch.Config{Store: st, Logger: log, Email: mailer, SMS: texter, Webhooks: hooks, Lease: c.OutboxLease, Clock: g.clock})
 	routesCtx, stopRoutes := context.WithCancel(context.Background())
 	routesDone := make(chan struct{})
 	if mailer != nil {
@@ -230,7 +249,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		senderDomains = []string{mailer.Marketing.Domain(), mailer.Transactional.Domain()}
 	}
 	srv := &http.Server{
-		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer,
+		Handler: web.New(web.Config{Store: st, Logger: log, DefaultRegion: c.DefaultRegion, Version: version, Signer: signer, Clock: g.clock,
 			PublicURL: public, HookSecret: []byte(hex.EncodeToString(st.Key("hooks"))), TwilioToken: c.TwilioToken, SMSHelp: c.SMSHelp,
 			AllowPrivateWebhooks: c.WebhooksAllowPrivate, SenderDomains: senderDomains}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second,
