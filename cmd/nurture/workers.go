@@ -22,6 +22,9 @@ const (
 	// runs within this much of T when the node is not behind.
 	journeyPoll = 250 * time.Millisecond
 	journeyBulk = 500
+	// Date triggers ("3 days before renewal_date at 09:00") are swept this
+	// often.
+	datePoll = 30 * time.Second
 )
 
 // startWorkers runs the background work of a node: due timers (inactivity
@@ -61,6 +64,10 @@ func startWorkers(st *store.Store, log *slog.Logger, sender *dispatch.Dispatcher
 	loop("journey", journeyPoll, func(ctx context.Context) (bool, error) {
 		n, err := st.RunDueSteps(ctx, journeyBulk)
 		return n == journeyBulk, err
+	})
+	loop("journey dates", datePoll, func(ctx context.Context) (bool, error) {
+		_, err := st.RunDateTriggers(ctx)
+		return false, err
 	})
 	loop("job", jobPoll, func(ctx context.Context) (bool, error) {
 		return st.RunJob(ctx, func(j store.Job) {

@@ -3,6 +3,7 @@ package journey
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,12 +23,19 @@ type Journey struct {
 	steps   []*step
 	byID    map[string]int
 	trigger *vm.Program
-	goal    *vm.Program
-	quiet   quiet
-	tz      *time.Location
-	require []string
-	reentry string // never, always
-	after   time.Duration
+	// on is the event type that enrols (a signal for segment, score and
+	// field triggers), and onCond its built-in condition.
+	on     string
+	onCond *vm.Program
+	// date trigger: minutes after midnight, and the offset from the date.
+	dateAt     int
+	dateOffset time.Duration
+	goal       *vm.Program
+	quiet      quiet
+	tz         *time.Location
+	require    []string
+	reentry    string // never, always
+	after      time.Duration
 	// events are the event types the journey reacts to once a contact is in
 	// it (objective, wait_for, exits, resume).
 	events map[string]bool
@@ -76,15 +84,7 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 		c.add("at most 2000 characters, no control characters", "description")
 	}
 	// Trigger.
-	switch {
-	case doc.Trigger.Manual && doc.Trigger.Event != "":
-		c.add("either an event or manual, not both", "trigger")
-	case doc.Trigger.Event == "" && !doc.Trigger.Manual:
-		c.add("missing; say which event enrols a contact (trigger.event) or manual: true", "trigger")
-	case doc.Trigger.Event != "" && !typePattern.MatchString(doc.Trigger.Event):
-		c.add("an event type is 1 to 64 of a-z 0-9 _ . starting with a letter", "trigger", "event")
-	}
-	j.trigger = c.condition(doc.Trigger.Where, "trigger", "where")
+	c.trigger(j, doc.Trigger)
 	// Objective.
 	if doc.Objective != nil {
 		if !typePattern.MatchString(doc.Objective.Event) {
@@ -171,6 +171,91 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 }
 
 // condition compiles an expr condition on the contact and the event.
+// Signals the store raises for triggers that are not events of the log.
+const (
+	SignalScoreCrossed = "score_crossed" // properties: score, from, to
+)
+
+func (c *checker) trigger(j *Journey, t Trigger) {
+	kinds := 0
+	for _, set := range []bool{t.Event != "", t.Manual, t.Segment != "", t.Score != nil, t.Field != nil, t.Date != nil} {
+		if set {
+			kinds++
+		}
+	}
+	switch {
+	case kinds == 0:
+		c.add("missing; say what enrols a contact: event, segment, score, field, date, or manual: true", "trigger")
+		return
+	case kinds > 1:
+		c.add("one of event, segment, score, field, date or manual, not several", "trigger")
+		return
+	}
+	j.trigger = c.condition(t.Where, "trigger", "where")
+	builtin := ""
+	switch {
+	case t.Event != "":
+		if !typePattern.MatchString(t.Event) {
+			c.add("an event type is 1 to 64 of a-z 0-9 _ . starting with a letter", "trigger", "event")
+		}
+		j.on = t.Event
+	case t.Segment != "":
+		if !namePattern.MatchString(t.Segment) {
+			c.add("a segment name is 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", "trigger", "segment")
+		}
+		j.on, builtin = "segment_entered", "event.segment == "+strconv.Quote(t.Segment)
+	case t.Score != nil:
+		if !typePattern.MatchString(t.Score.Name) {
+			c.add("a score name is 1 to 64 of a-z 0-9 _ . starting with a letter", "trigger", "score", "name")
+		}
+		j.on = SignalScoreCrossed
+		builtin = fmt.Sprintf("event.score == %s and event.from < %d and event.to >= %d", strconv.Quote(t.Score.Name), t.Score.Above, t.Score.Above)
+	case t.Field != nil:
+		if !fieldPattern.MatchString(t.Field.Name) {
+			c.add("a field name: a contact field (stage, owner, country…) or custom_fields.NAME", "trigger", "field", "name")
+		}
+		if badText(t.Field.To) || badText(t.Field.From) || len(t.Field.To) > 200 || len(t.Field.From) > 200 {
+			c.add("at most 200 characters, no control characters", "trigger", "field")
+		}
+		j.on = "field_changed"
+		cond := ".field == " + strconv.Quote(t.Field.Name)
+		if t.Field.To != "" {
+			cond += " and string(.new) == " + strconv.Quote(t.Field.To)
+		}
+		if t.Field.From != "" {
+			cond += " and string(.old) == " + strconv.Quote(t.Field.From)
+		}
+		builtin = "any(event.changes ?? [], {" + cond + "})"
+	case t.Date != nil:
+		d := t.Date
+		if !fieldPattern.MatchString("custom_fields." + d.Field) {
+			c.add("the custom field holding the date (YYYY-MM-DD), 1 to 64 of a-z 0-9 _", "trigger", "date", "field")
+		}
+		if d.Before < 0 || d.After < 0 {
+			c.add("before and after are positive durations (3d)", "trigger", "date")
+		}
+		if d.Before > 0 && d.After > 0 {
+			c.add("before or after, not both", "trigger", "date")
+		}
+		j.dateOffset = time.Duration(d.After) - time.Duration(d.Before)
+		j.dateAt = 9 * 60
+		if d.At != "" {
+			m, ok := parseClock(d.At)
+			if !ok {
+				c.add("a time of day, HH:MM", "trigger", "date", "at")
+			}
+			j.dateAt = m
+		}
+	}
+	if builtin != "" {
+		p, err := expr.Compile(builtin, expr.Env(Env{}), expr.AsBool())
+		if err != nil {
+			c.add("does not compile: "+err.Error(), "trigger")
+		}
+		j.onCond = p
+	}
+}
+
 func (c *checker) condition(src string, path ...any) *vm.Program {
 	if src == "" {
 		return nil
@@ -474,7 +559,30 @@ func (j *Journey) Interested(eventType string) bool { return j.events[eventType]
 
 // Triggered reports whether the journey enrols on this event type.
 func (j *Journey) Triggered(eventType string) bool {
-	return j.Doc.Trigger.Event != "" && j.Doc.Trigger.Event == eventType
+	return j.on != "" && j.on == eventType
+}
+
+// TriggerEvent is the event type that enrols contacts ("" for manual and
+// date triggers): the trigger's event, or the signal the store raises for
+// segment, score and field triggers.
+func (j *Journey) TriggerEvent() string { return j.on }
+
+// TriggerKind names the trigger: event, segment, score, field, date or manual.
+func (j *Journey) TriggerKind() string {
+	t := j.Doc.Trigger
+	switch {
+	case t.Segment != "":
+		return "segment"
+	case t.Score != nil:
+		return "score"
+	case t.Field != nil:
+		return "field"
+	case t.Date != nil:
+		return "date"
+	case t.Manual:
+		return "manual"
+	}
+	return "event"
 }
 
 // Steps are the step ids in order.

@@ -57,12 +57,47 @@ type Condition struct {
 	Where string `yaml:"where,omitempty" json:"where,omitempty"`
 }
 
-// Trigger is how contacts enter: on an event (with a condition), or only
-// when enrolled through the API (Manual).
+// Trigger is how contacts enter: one of an event (with a condition),
+// entering a segment, a score crossing a threshold upward, a field
+// changing, a date field (days before or after it, at a time of day in
+// the contact's time zone), or only when enrolled through the API
+// (Manual). Where, a condition on the contact (and the event), applies to
+// every kind.
 type Trigger struct {
-	Event  string `yaml:"event,omitempty" json:"event,omitempty"`
-	Where  string `yaml:"where,omitempty" json:"where,omitempty"`
-	Manual bool   `yaml:"manual,omitempty" json:"manual,omitempty"`
+	Event   string        `yaml:"event,omitempty" json:"event,omitempty"`
+	Where   string        `yaml:"where,omitempty" json:"where,omitempty"`
+	Manual  bool          `yaml:"manual,omitempty" json:"manual,omitempty"`
+	Segment string        `yaml:"segment,omitempty" json:"segment,omitempty"`
+	Score   *ScoreTrigger `yaml:"score,omitempty" json:"score,omitempty"`
+	Field   *FieldTrigger `yaml:"field,omitempty" json:"field,omitempty"`
+	Date    *DateTrigger  `yaml:"date,omitempty" json:"date,omitempty"`
+}
+
+// ScoreTrigger enrols a contact whose score Name goes from below Above to
+// Above or more.
+type ScoreTrigger struct {
+	Name  string `yaml:"name" json:"name"`
+	Above int    `yaml:"above" json:"above"`
+}
+
+// FieldTrigger enrols a contact whose field Name changes, to To when set,
+// from From when set.
+type FieldTrigger struct {
+	Name string `yaml:"name" json:"name"`
+	To   string `yaml:"to,omitempty" json:"to,omitempty"`
+	From string `yaml:"from,omitempty" json:"from,omitempty"`
+}
+
+// DateTrigger enrols a contact on a date of theirs: a custom field
+// holding a date (YYYY-MM-DD), Before or After it, at At (HH:MM, default
+// 09:00) in the contact's time zone; Yearly repeats it every year
+// (birthdays, anniversaries), which needs a re-entry rule that allows it.
+type DateTrigger struct {
+	Field  string         `yaml:"field" json:"field"`
+	Before score.Duration `yaml:"before,omitempty" json:"before,omitempty"`
+	After  score.Duration `yaml:"after,omitempty" json:"after,omitempty"`
+	At     string         `yaml:"at,omitempty" json:"at,omitempty"`
+	Yearly bool           `yaml:"yearly,omitempty" json:"yearly,omitempty"`
 }
 
 // Entry rules: fields a contact must have (default source and offer, as
@@ -187,10 +222,11 @@ func (e *DocumentError) Error() string {
 }
 
 var (
-	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
-	typePattern = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
-	clockRE     = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
-	weekdays    = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	namePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+	typePattern  = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
+	fieldPattern = regexp.MustCompile(`^(custom_fields\.)?[a-z][a-z0-9_]{0,63}$`)
+	clockRE      = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	weekdays     = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 	// Channels a send step may use.
 	Channels = []string{"email", "sms", "whatsapp", "task"}

@@ -319,7 +319,14 @@ func (j *Journey) Matches(in Input) bool {
 	if in.Event == nil || !j.Triggered(in.Event.Type) {
 		return false
 	}
-	return holds(j.trigger, j.env(in))
+	env := j.env(in)
+	return holds(j.onCond, env) && holds(j.trigger, env)
+}
+
+// WhereHolds reports whether the trigger's condition holds for the
+// contact, without an event (date triggers).
+func (j *Journey) WhereHolds(c *contact.Contact) bool {
+	return holds(j.trigger, j.env(Input{Contact: c}))
 }
 
 // arm picks a split arm for a contact: the same contact always gets the

@@ -195,3 +195,40 @@ func loadLocation(name string) (*time.Location, error) {
 	locations.Store(name, l)
 	return l, nil
 }
+
+// DateDue reports whether a date trigger falls for the contact in
+// (from, to], value being its date field (YYYY-MM-DD, or a timestamp
+// whose first ten characters are that).
+func (j *Journey) DateDue(c *contact.Contact, value string, from, to time.Time) bool {
+	d := j.Doc.Trigger.Date
+	if d == nil || len(value) < 10 {
+		return false
+	}
+	day, err := time.Parse(time.DateOnly, value[:10])
+	if err != nil {
+		return false
+	}
+	loc := j.location(c)
+	days := int(j.dateOffset / (24 * time.Hour))
+	rest := j.dateOffset % (24 * time.Hour)
+	years := []int{day.Year()}
+	if d.Yearly {
+		years = years[:0]
+		for y := from.Year() - 1; y <= to.Year()+1; y++ {
+			years = append(years, y)
+		}
+	}
+	for _, y := range years {
+		fire := time.Date(y, day.Month(), day.Day()+days, 0, j.dateAt, 0, 0, loc).Add(rest)
+		if fire.After(from) && !fire.After(to) {
+			return true
+		}
+	}
+	return false
+}
+
+// DateWindow is the range of dates (YYYY-MM-DD) whose trigger may fall in
+// (from, to]: a day either side covers time zones and the time of day.
+func (j *Journey) DateWindow(from, to time.Time) (lo, hi string) {
+	return from.Add(-j.dateOffset).AddDate(0, 0, -2).Format(time.DateOnly), to.Add(-j.dateOffset).AddDate(0, 0, 2).Format(time.DateOnly)
+}

@@ -67,6 +67,8 @@ type journeyCatalog struct {
 	list []*liveJourney
 	// types are the event types any live journey enrols on or reacts to.
 	types map[string]bool
+	// scores are the scores live journeys' score triggers watch.
+	scores map[string]bool
 }
 
 // journeyCache keeps the catalog by generation, and compiled versions.
@@ -183,12 +185,27 @@ func scanJourney(row scanner) (Journey, error) {
 	out.CreatedAt, out.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
 	if j, err := journey.Parse([]byte(out.Document), nil); err == nil {
 		out.Description, out.Steps = j.Doc.Description, j.Steps()
-		out.Trigger = j.Doc.Trigger.Event
-		if j.Doc.Trigger.Manual {
-			out.Trigger = "manual"
-		}
+		out.Trigger = triggerText(j)
 	}
 	return out, nil
+}
+
+// triggerText says what enrols contacts in a journey, in a few words.
+func triggerText(j *journey.Journey) string {
+	tr := j.Doc.Trigger
+	switch j.TriggerKind() {
+	case "segment":
+		return "segment " + tr.Segment
+	case "score":
+		return fmt.Sprintf("score %s >= %d", tr.Score.Name, tr.Score.Above)
+	case "field":
+		return "field " + tr.Field.Name
+	case "date":
+		return "date " + tr.Date.Field
+	case "manual":
+		return "manual"
+	}
+	return tr.Event
 }
 
 func (t *tx) getJourney(where string, arg any) (Journey, error) {
@@ -254,7 +271,7 @@ func (t *tx) journeys() (*journeyCatalog, error) {
 		t.journeyCat = cur
 		return cur, nil
 	}
-	cat := &journeyCatalog{gen: g, types: map[string]bool{}}
+	cat := &journeyCatalog{gen: g, types: map[string]bool{}, scores: map[string]bool{}}
 	rows, err := t.query(`SELECT j.id, j.version, j.status FROM journeys j ORDER BY j.id`)
 	if err != nil {
 		return nil, err
@@ -279,8 +296,11 @@ func (t *tx) journeys() (*journeyCatalog, error) {
 		}
 		lj.j = j
 		cat.list = append(cat.list, lj)
-		if e := j.Doc.Trigger.Event; e != "" && lj.status == JourneyLive {
+		if e := j.TriggerEvent(); e != "" && lj.status == JourneyLive {
 			cat.types[e] = true
+			if sc := j.Doc.Trigger.Score; sc != nil {
+				cat.scores[sc.Name] = true
+			}
 		}
 	}
 	// Events that move enrolments matter whatever the live versions say:
@@ -429,6 +449,52 @@ func (t *tx) journeyEvent(contactID int64, ev score.Event, c *contact.Contact) e
 			return err
 		}
 	}
+	return nil
+}
+
+// jsignal is a trigger for journeys that is not an event of the log.
+type jsignal struct {
+	contactID int64
+	ev        score.Event
+}
+
+// signal notes a trigger for journeys, run when the op ends (runSignals).
+func (t *tx) signal(contactID int64, typ string, at time.Time, props map[string]any) {
+	raw, _ := json.Marshal(props)
+	t.jsignals = append(t.jsignals, jsignal{contactID, score.Event{Type: typ, At: at, Properties: raw}})
+}
+
+// scoreSignals notes the scores live journeys watch that changed.
+func (t *tx) scoreSignals(contactID int64, before, after map[string]int, at time.Time) error {
+	cat, err := t.journeys()
+	if err != nil || len(cat.scores) == 0 {
+		return err
+	}
+	for name := range cat.scores {
+		if before[name] != after[name] {
+			t.signal(contactID, journey.SignalScoreCrossed, at, map[string]any{"score": name, "from": before[name], "to": after[name]})
+		}
+	}
+	return nil
+}
+
+// runSignals lets the journeys see the signals the op noted. Enrolling may
+// note more (a journey's update joins a segment): they run too, as deep as
+// journeyEvent allows.
+func (t *tx) runSignals() error {
+	for range 4 {
+		if len(t.jsignals) == 0 {
+			return nil
+		}
+		sigs := t.jsignals
+		t.jsignals = nil
+		for _, sg := range sigs {
+			if err := t.journeyEvent(sg.contactID, sg.ev, nil); err != nil {
+				return err
+			}
+		}
+	}
+	t.jsignals = nil
 	return nil
 }
 
@@ -979,4 +1045,129 @@ func (s *Store) JourneyStats(ctx context.Context, ref string) (Journey, []Journe
 		out = append(out, st)
 	}
 	return j, out, rows.Err()
+}
+
+// dateSweepKey is the settings key of how far a date trigger was swept.
+func dateSweepKey(journeyID int64) string { return "journey_date_sweep:" + strconv.FormatInt(journeyID, 10) }
+
+// maxDateCatchUp bounds how far back a sweep looks after the workers were
+// stopped: dates that fell longer ago than this do not enrol anyone.
+const maxDateCatchUp = 7 * 24 * time.Hour
+
+// RunDateTriggers enrols the contacts whose date triggers fell since the
+// last sweep (the first sweep of a journey only notes the time: dates
+// that fell before a journey existed enrol no one). It reports how many
+// contacts entered. Several nodes may run it: each journey's sweep mark
+// is locked while it moves.
+func (s *Store) RunDateTriggers(ctx context.Context) (int, error) {
+	var n int
+	err := s.writer.do1(func(t *tx) error {
+		n = 0
+		cat, err := t.journeys()
+		if err != nil {
+			return err
+		}
+		now := t.s.now()
+		for _, lj := range cat.list {
+			if lj.status != JourneyLive || lj.j.Doc.Trigger.Date == nil {
+				continue
+			}
+			k, err := t.sweepDates(lj, now)
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (t *tx) sweepDates(lj *liveJourney, now time.Time) (int, error) {
+	key := dateSweepKey(lj.id)
+	var mark string
+	err := t.queryRow("SELECT value FROM settings WHERE key = ?"+t.s.d.forUpdate, key).Scan(&mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err := t.exec("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", key, strconv.FormatInt(ms(now), 10))
+		return 0, err
+	} else if err != nil {
+		return 0, err
+	}
+	fromMs, _ := strconv.ParseInt(mark, 10, 64)
+	from := fromMS(fromMs)
+	if !from.Before(now) {
+		return 0, nil
+	}
+	if from.Before(now.Add(-maxDateCatchUp)) {
+		from = now.Add(-maxDateCatchUp)
+	}
+	j := lj.j
+	d := j.Doc.Trigger.Date
+	value := "substr(json_extract(custom_fields, ?), 1, 10)"
+	path := "$." + d.Field
+	if t.s.d.name == "postgres" {
+		value, path = "substr(custom_fields::jsonb ->> ?, 1, 10)", d.Field
+	}
+	lo, hi := j.DateWindow(from, now)
+	cond := value + " BETWEEN ? AND ?"
+	args := []any{path, path, lo, hi}
+	if d.Yearly {
+		md := "substr(" + value + ", 6, 5)"
+		switch {
+		case now.Sub(from) > 300*24*time.Hour:
+			cond, args = value+" IS NOT NULL", []any{path, path}
+		case lo[5:] <= hi[5:]:
+			cond, args = md+" BETWEEN ? AND ?", []any{path, path, lo[5:], hi[5:]}
+		default: // the window spans the new year
+			cond, args = "("+md+" >= ? OR "+md+" <= ?)", []any{path, path, lo[5:], path, hi[5:]}
+		}
+	}
+	rows, err := t.query("SELECT id, "+value+" FROM contacts WHERE erased_at IS NULL AND custom_fields IS NOT NULL AND "+cond+" ORDER BY id", args...)
+	if err != nil {
+		return 0, err
+	}
+	type cand struct {
+		id    int64
+		value string
+	}
+	var cands []cand
+	for rows.Next() {
+		var c cand
+		var v sql.NullString
+		if err := rows.Scan(&c.id, &v); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		c.value = v.String
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	ids := make([]int64, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	contacts, err := t.lockContacts(ids)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, cd := range cands {
+		c := contacts[cd.id]
+		if c == nil || !j.DateDue(c, cd.value, from, now) || !j.WhereHolds(c) {
+			continue
+		}
+		if _, err := t.enrol(lj, c, now); err != nil {
+			var ne *ErrNotEnrolled
+			if errors.As(err, &ne) {
+				continue
+			}
+			return n, err
+		}
+		n++
+	}
+	_, err = t.exec("UPDATE settings SET value = ? WHERE key = ?", strconv.FormatInt(ms(now), 10), key)
+	return n, err
 }

@@ -208,6 +208,11 @@ func (t *tx) scoreOnly(contactID int64, ev score.Event, c *contact.Contact) (boo
 	if score.Quiet(&before, &st, out) {
 		return false, nil // activity only: the armed timer reads it from the log when it fires
 	}
+	if out.Changed {
+		if err := t.scoreSignals(contactID, before.Values, st.Values, ev.At); err != nil {
+			return false, err
+		}
+	}
 	return len(out.Entries) > 0, t.persistScore(contactID, r, &st, before.DecayAt, out, c)
 }
 

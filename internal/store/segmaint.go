@@ -243,6 +243,7 @@ func (t *tx) writeMembership(id int64, cat *segCatalog, ch segment.Change, now t
 	if ch.Entered {
 		typ = event.SegmentEntered
 		t.queueMember(sid, id, ms(now))
+		t.signal(id, typ, now, map[string]any{"segment": ch.Segment})
 	} else {
 		t.queueMember(sid, id, 0)
 	}

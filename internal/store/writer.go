@@ -314,7 +314,10 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 // runOp runs an op and writes the events scoring queued for it.
 func runOp(t *tx, o op) error {
 	if err := o(t); err != nil {
-		t.jstats = nil
+		t.jstats, t.jsignals = nil, nil
+		return err
+	}
+	if err := t.runSignals(); err != nil {
 		return err
 	}
 	if err := t.flushJourneyStats(); err != nil {
@@ -327,7 +330,10 @@ func runOp(t *tx, o op) error {
 // failure of either is the op's.
 func runFlushed(t *tx, o op) error {
 	if err := o(t); err != nil {
-		t.jstats = nil
+		t.jstats, t.jsignals = nil, nil
+		return err
+	}
+	if err := t.runSignals(); err != nil {
 		return err
 	}
 	if err := t.flushJourneyStats(); err != nil {
@@ -409,6 +415,9 @@ type tx struct {
 	// runs, kept as it queues more (the frequency cap).
 	templates map[string]Template
 	recent    map[int64][]time.Time
+	// jsignals are what scoring and segments noticed for journeys'
+	// triggers (a segment entered, a score crossing), run at the op's end.
+	jsignals []jsignal
 }
 
 // stmt returns query prepared on SQLite's writer connection, bound to this
