@@ -1048,7 +1048,9 @@ func (s *Store) JourneyStats(ctx context.Context, ref string) (Journey, []Journe
 }
 
 // dateSweepKey is the settings key of how far a date trigger was swept.
-func dateSweepKey(journeyID int64) string { return "journey_date_sweep:" + strconv.FormatInt(journeyID, 10) }
+func dateSweepKey(journeyID int64) string {
+	return "journey_date_sweep:" + strconv.FormatInt(journeyID, 10)
+}
 
 // maxDateCatchUp bounds how far back a sweep looks after the workers were
 // stopped: dates that fell longer ago than this do not enrol anyone.
