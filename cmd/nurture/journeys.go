@@ -41,7 +41,9 @@ func (c *JourneysValidateCmd) Run(g *Globals) error {
 
 // JourneysApplyCmd saves a journey document as its next live version.
 type JourneysApplyCmd struct {
-	Files []string `arg:"" type:"existingfile" help:"Journey documents, YAML or JSON."`
+	Files   []string `arg:"" type:"existingfile" help:"Journey documents, YAML or JSON."`
+	Preview bool     `help:"Say what publishing would do to the contacts in the journey (where each step's contacts would go, who may get a message again); save nothing."`
+	Migrate bool     `help:"Move the contacts in the journey to the new version by step id (those whose step is gone leave it)."`
 }
 
 // Run saves the documents, each on its own.
@@ -53,7 +55,19 @@ func (c *JourneysApplyCmd) Run(g *Globals) error {
 			if err != nil {
 				return err
 			}
-			j, changed, err := st.SaveJourney(ctx, src)
+			if c.Preview {
+				imp, err := st.PreviewJourney(ctx, src)
+				if err != nil {
+					if err := journeyErrors(g, f, err); err != nil {
+						fmt.Fprintln(g.stderr, err)
+					}
+					failed++
+					continue
+				}
+				printImpact(g.stdout, imp)
+				continue
+			}
+			p, err := st.PublishJourney(ctx, src, c.Migrate)
 			if err != nil {
 				if err := journeyErrors(g, f, err); err != nil {
 					fmt.Fprintln(g.stderr, err)
@@ -61,10 +75,14 @@ func (c *JourneysApplyCmd) Run(g *Globals) error {
 				failed++
 				continue
 			}
-			if changed {
+			j := p.Journey
+			if p.Changed {
 				fmt.Fprintf(g.stdout, "%s: saved version %d, %s\n", j.Name, j.Version, j.Status)
 			} else {
 				fmt.Fprintf(g.stdout, "%s: unchanged (version %d)\n", j.Name, j.Version)
+			}
+			if c.Migrate {
+				fmt.Fprintf(g.stdout, "%s: %d contact(s) moved to version %d, %d left the journey (step removed)\n", j.Name, p.Migrated, j.Version, p.Left)
 			}
 		}
 		if failed > 0 {
@@ -147,6 +165,32 @@ func (c *JourneysSimulateCmd) Run(g *Globals) error {
 		printReport(g.stdout, rep, time.Since(began))
 		return nil
 	})
+}
+
+// printImpact writes an impact preview for a person.
+func printImpact(out io.Writer, imp store.JourneyImpact) {
+	switch {
+	case !imp.Exists:
+		fmt.Fprintf(out, "%s: a new journey; nobody is in it yet\n", imp.Journey)
+		return
+	case !imp.Changed:
+		fmt.Fprintf(out, "%s: unchanged (version %d); publishing does nothing\n", imp.Journey, imp.Live)
+		return
+	}
+	fmt.Fprintf(out, "%s: version %d would replace version %d; %d contact(s) in the journey\n", imp.Journey, imp.Live+1, imp.Live, imp.InFlight)
+	if len(imp.Removed) > 0 {
+		fmt.Fprintf(out, "  steps removed: %s\n", strings.Join(imp.Removed, ", "))
+	}
+	if len(imp.Added) > 0 {
+		fmt.Fprintf(out, "  steps added: %s\n", strings.Join(imp.Added, ", "))
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  VERSION\tSTEP\tSTATUS\tCONTACTS\tWITH --migrate")
+	for _, g := range imp.Steps {
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%d\t%s\n", g.Version, g.Step, g.Status, g.Contacts, g.Goes)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "  with --migrate, %d contact(s) may get a message they already had; without it, everyone stays on their version\n", imp.SendAgain)
 }
 
 // printReport writes a simulation's report for a person.

@@ -36,7 +36,16 @@ func TestJourneysCommands(t *testing.T) {
 			if out, err := run("journeys", "apply", good); err != nil || !strings.Contains(out, "later: saved version 1") {
 				t.Errorf("apply: %v\n%s", err, out)
 			}
-			if out, err := run("journeys", "show", "later"); err != nil || !strings.Contains(out, "template: warm-d1") {
+			v2 := filepath.Join(dir, "v2.yaml")
+			os.WriteFile(v2, []byte("name: later\ntrigger: {manual: true}\nsteps:\n  - {id: b, send: {channel: email, template: warm-d1}}\n"), 0o644)
+			if out, err := run("journeys", "apply", "--preview", v2); err != nil || !strings.Contains(out, "version 2 would replace version 1") ||
+				!strings.Contains(out, "steps removed: a") {
+				t.Errorf("apply --preview: %v\n%s", err, out)
+			}
+			if out, err := run("journeys", "apply", "--migrate", v2); err != nil || !strings.Contains(out, "0 contact(s) moved to version 2, 0 left") {
+				t.Errorf("apply --migrate: %v\n%s", err, out)
+			}
+			if out, err := run("journeys", "show", "later"); err != nil || !strings.Contains(out, "template: warm-d1") || !strings.Contains(out, "version 2") {
 				t.Errorf("show: %v\n%s", err, out)
 			}
 			if _, err := run("journeys", "show", "nope"); err == nil {

@@ -743,3 +743,35 @@ func (j *Journey) UsesSegments() bool {
 	}
 	return false
 }
+
+// HasStep reports whether the journey has a step of that id.
+func (j *Journey) HasStep(id string) bool {
+	_, ok := j.byID[id]
+	return ok
+}
+
+// SendsAgain reports whether an enrolment at step from, having run the
+// steps counted in visits, may reach a send step it already ran: moved to
+// this version, it would get that message again.
+func (j *Journey) SendsAgain(from string, visits map[string]int) bool {
+	i, ok := j.byID[from]
+	if !ok {
+		return false
+	}
+	seen := make([]bool, len(j.steps))
+	queue := []int{i}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		if k < 0 || seen[k] {
+			continue
+		}
+		seen[k] = true
+		s := j.steps[k]
+		if s.kind == KindSend && visits[s.ID] > 0 {
+			return true
+		}
+		queue = append(queue, s.successors()...)
+	}
+	return false
+}

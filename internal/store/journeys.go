@@ -102,11 +102,30 @@ func (s *Store) CheckJourney(ctx context.Context, src []byte) (*journey.Journey,
 }
 
 // SaveJourney validates a document and stores it as the journey's next
-// version, live. An unchanged document makes no new version.
+// version, live. An unchanged document makes no new version. Contacts in
+// the journey stay on their version (PublishJourney can move them).
 func (s *Store) SaveJourney(ctx context.Context, src []byte) (Journey, bool, error) {
-	var out Journey
-	var changed bool
+	p, err := s.PublishJourney(ctx, src, false)
+	return p.Journey, p.Changed, err
+}
+
+// Published is what PublishJourney did.
+type Published struct {
+	Journey Journey `json:"journey"`
+	Changed bool    `json:"changed"`
+	// Migrated and Left count the contacts moved to the new version, and
+	// those whose step it no longer has (they left the journey).
+	Migrated int `json:"migrated"`
+	Left     int `json:"left"`
+}
+
+// PublishJourney is SaveJourney, and with migrate it moves the contacts in
+// the journey to the new version by step id, in the same transaction (see
+// PreviewJourney for what that would do).
+func (s *Store) PublishJourney(ctx context.Context, src []byte, migrate bool) (Published, error) {
+	var out Published
 	err := s.writer.do1(func(t *tx) error {
+		out = Published{}
 		j, err := journey.Parse(src, templateCatalog{t})
 		if err != nil {
 			return err
@@ -123,17 +142,17 @@ func (s *Store) SaveJourney(ctx context.Context, src []byte) (Journey, bool, err
 				j.Doc.Name, JourneyLive, ms(now), ms(now)).Scan(&id); err != nil {
 				return err
 			}
-			version, changed = 1, true
+			version, out.Changed = 1, true
 		case err != nil:
 			return err
 		case doc == string(src):
 		default:
-			version, changed = version+1, true
+			version, out.Changed = version+1, true
 			if _, err := t.exec("UPDATE journeys SET version = ?, updated_at = ? WHERE id = ?", version, ms(now), id); err != nil {
 				return err
 			}
 		}
-		if changed {
+		if out.Changed {
 			if _, err := t.exec("INSERT INTO journey_versions (journey_id, version, document, created_at) VALUES (?, ?, ?, ?)",
 				id, version, string(src), ms(now)); err != nil {
 				return err
@@ -142,10 +161,15 @@ func (s *Store) SaveJourney(ctx context.Context, src []byte) (Journey, bool, err
 				return err
 			}
 		}
-		out, err = t.getJourney("j.id = ?", id)
+		if migrate {
+			if out.Migrated, out.Left, err = t.migrate(id, version, j, now); err != nil {
+				return err
+			}
+		}
+		out.Journey, err = t.getJourney("j.id = ?", id)
 		return err
 	})
-	return out, changed, err
+	return out, err
 }
 
 func (t *tx) bumpJourneys() error {

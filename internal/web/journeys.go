@@ -21,6 +21,20 @@ type journeyOutput struct {
 	Body   store.Journey
 }
 
+type publishInput struct {
+	Migrate bool   `query:"migrate" doc:"move the contacts in the journey to the new version by step id (see /journeys/preview)"`
+	RawBody []byte `contentType:"application/yaml" doc:"the journey document, YAML or JSON"`
+}
+
+type publishOutput struct {
+	Status int
+	Body   struct {
+		store.Journey
+		Migrated *int `json:"migrated,omitempty"`
+		Left     *int `json:"left,omitempty"`
+	}
+}
+
 type journeyRef struct {
 	Ref string `path:"ref" maxLength:"64" doc:"the journey's name or id"`
 }
@@ -72,19 +86,39 @@ func (s *Server) registerJourneys(api huma.API) {
 		Summary: "Apply a journey document (a new version, live)",
 		Description: "The body is the whole journey (YAML or JSON; see docs/journeys.md). It is validated first, templates " +
 			"included: every problem is reported with its line and path, and nothing is saved. A changed document becomes " +
-			"the next version and enrols contacts from now on (201); contacts already in the journey stay on their version. " +
-			"The same document again changes nothing (200).",
+			"the next version and enrols contacts from now on (201); contacts already in the journey stay on their version, " +
+			"unless migrate=true moves them to it by step id (POST /api/v1/journeys/preview shows what that would do; " +
+			"migrated and left count them). The same document again changes nothing (200).",
 		MaxBodyBytes: journey.MaxDocumentBytes, DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *journeyDocInput) (*journeyOutput, error) {
-		j, changed, err := s.store.SaveJourney(ctx, in.RawBody)
+	}, func(ctx context.Context, in *publishInput) (*publishOutput, error) {
+		p, err := s.store.PublishJourney(ctx, in.RawBody, in.Migrate)
 		if err != nil {
 			return nil, s.journeyProblem(err)
 		}
-		status := http.StatusOK
-		if changed {
-			status = http.StatusCreated
+		out := &publishOutput{Status: http.StatusOK}
+		if p.Changed {
+			out.Status = http.StatusCreated
 		}
-		return &journeyOutput{Status: status, Body: j}, nil
+		out.Body.Journey = p.Journey
+		if in.Migrate {
+			out.Body.Migrated, out.Body.Left = &p.Migrated, &p.Left
+		}
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "preview-journey", Method: http.MethodPost, Path: "/api/v1/journeys/preview", Tags: tags,
+		Summary: "Impact preview: what publishing a journey document would do to the contacts in it",
+		Description: "Saves nothing. Says whether the document changes the live version, how many contacts are at each " +
+			"step of each version now, which steps the new version removes and adds, where each group would go if the " +
+			"publish migrates them (the step of the same id, or out of the journey when it is removed), and how many " +
+			"of them may get a message again (a send step they already ran is ahead of them in the new version).",
+		MaxBodyBytes: journey.MaxDocumentBytes,
+	}, func(ctx context.Context, in *journeyDocInput) (*struct{ Body store.JourneyImpact }, error) {
+		imp, err := s.store.PreviewJourney(ctx, in.RawBody)
+		if err != nil {
+			return nil, s.journeyProblem(err)
+		}
+		return &struct{ Body store.JourneyImpact }{Body: imp}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "validate-journey", Method: http.MethodPost, Path: "/api/v1/journeys/validate", Tags: tags,

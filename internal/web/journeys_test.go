@@ -166,3 +166,33 @@ func TestJourneySimulateAPI(t *testing.T) {
 		a.wantCounts(t, before)
 	})
 }
+
+func TestJourneyPreviewAndMigrateAPI(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		wantStatus(t, a.do(t, "POST", "/api/v1/templates", map[string]any{"name": "welcome-d0", "channel": "email",
+			"subject": "Welcome", "html": "<p>Hi {{ contact.first_name }}</p>"}), http.StatusCreated)
+		wantStatus(t, a.do(t, "POST", "/api/v1/journeys", apiJourney, "Content-Type", "application/yaml"), http.StatusCreated)
+		c := a.createContact(t, map[string]any{"email": "ada@example.com"})
+		wantStatus(t, a.do(t, "POST", "/api/v1/journeys/welcome/enrolments", map[string]any{"contact_id": c.ID}), http.StatusCreated)
+		v2 := strings.Replace(apiJourney, "{id: w, wait: 2d}", "{id: w2, wait: 3d}", 1)
+		r := a.do(t, "POST", "/api/v1/journeys/preview", v2, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusOK)
+		imp := decode[store.JourneyImpact](t, r)
+		if !imp.Changed || imp.InFlight != 1 || len(imp.Steps) != 1 || imp.Steps[0].Goes != "exit: step_removed" ||
+			strings.Join(imp.Removed, ",") != "w" || strings.Join(imp.Added, ",") != "w2" {
+			t.Errorf("impact %s", r.Raw)
+		}
+		before := a.counts(t)
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys/preview", strings.Replace(v2, "welcome-d0}", "nope}", 1),
+			"Content-Type", "application/yaml"), http.StatusUnprocessableEntity, "body.steps[0].send.template")
+		if r := a.do(t, "POST", "/api/v1/journeys?migrate=perhaps", v2, "Content-Type", "application/yaml"); r.Status != http.StatusUnprocessableEntity {
+			t.Errorf("migrate=perhaps: %d", r.Status)
+		}
+		a.wantCounts(t, before)
+		r = a.do(t, "POST", "/api/v1/journeys?migrate=true", v2, "Content-Type", "application/yaml")
+		wantStatus(t, r, http.StatusCreated)
+		if !strings.Contains(string(r.Raw), `"migrated":0`) || !strings.Contains(string(r.Raw), `"left":1`) || !strings.Contains(string(r.Raw), `"version":2`) {
+			t.Errorf("publish with migrate: %s", r.Raw)
+		}
+	})
+}
