@@ -85,6 +85,9 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 	}
 	// Trigger.
 	c.trigger(j, doc.Trigger)
+	if doc.Priority < -1000 || doc.Priority > 1000 {
+		c.add("between -1000 and 1000 (higher goes first when journeys compete for the frequency cap)", "priority")
+	}
 	// Objective.
 	if doc.Objective != nil {
 		if !typePattern.MatchString(doc.Objective.Event) {
@@ -442,8 +445,22 @@ func (c *checker) steps(j *Journey, steps []Step, cat Catalog) {
 			if len(u.Tag)+len(u.Untag) == 0 && u.Points == 0 && u.Stage == "" && u.Owner == "" && len(u.Fields) == 0 {
 				c.add("an update changes something: tag, untag, points, stage, owner or fields", "steps", i, "update")
 			}
-			if u.Points != 0 || u.Stage != "" || len(u.Fields) > 0 {
-				c.add("an update step can tag, untag and set the owner; points, stage and fields are not supported yet", "steps", i, "update")
+			if u.Points != 0 {
+				c.add("score points from a journey are not supported yet; use a scoring rule on the journey's events", "steps", i, "update", "points")
+			}
+			if u.Stage != "" && !slices.Contains(contact.Statuses, u.Stage) {
+				c.add("a pipeline stage: one of "+strings.Join(contact.Statuses, ", "), "steps", i, "update", "stage")
+			}
+			if len(u.Fields) > 20 {
+				c.add("at most 20 fields", "steps", i, "update", "fields")
+			}
+			for k, v := range u.Fields {
+				if !fieldPattern.MatchString(k) || strings.HasPrefix(k, "custom_fields.") {
+					c.add("a custom field name is 1 to 64 of a-z 0-9 _ starting with a letter", "steps", i, "update", "fields", k)
+				}
+				if badText(v) || len(v) > 200 {
+					c.add("at most 200 characters, no control characters", "steps", i, "update", "fields", k)
+				}
 			}
 		case KindGoal:
 			if j.Doc.Objective == nil {
@@ -478,6 +495,15 @@ func (c *checker) send(j *Journey, s *Send, cat Catalog, i int) {
 		}
 		return
 	}
+	if s.Channel == "webhook" {
+		if !namePattern.MatchString(s.Topic) {
+			c.add("a webhook step needs a topic (1 to 64 of a-z 0-9 _ . -): subscribers of journey_webhook events receive it", "steps", i, "send", "topic")
+		}
+		if s.Template != "" {
+			c.add("a webhook step posts the contact and the topic, not a template", "steps", i, "send", "template")
+		}
+		return
+	}
 	if s.Template == "" {
 		c.add("missing; name the template to send", "steps", i, "send", "template")
 		return
@@ -487,7 +513,7 @@ func (c *checker) send(j *Journey, s *Send, cat Catalog, i int) {
 		switch {
 		case !ok:
 			c.add(fmt.Sprintf("unknown template %q", s.Template), "steps", i, "send", "template")
-		case ch != s.Channel && !(s.Channel == "whatsapp" && ch == "sms") && s.Channel != "webhook":
+		case ch != s.Channel && !(s.Channel == "whatsapp" && ch == "sms"):
 			c.add(fmt.Sprintf("template %q is for %s, not %s", s.Template, ch, s.Channel), "steps", i, "send", "template")
 		}
 	}

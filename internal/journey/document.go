@@ -136,12 +136,13 @@ type Step struct {
 }
 
 // Send queues a message: a template on a channel (email, sms, whatsapp),
-// or a task for the contact's owner. Kind is marketing (default) or
-// transactional. (Webhook steps are not there yet: subscriptions to the
-// journey's events do that job.)
+// a task for the contact's owner, or a webhook: a journey_webhook event
+// with Topic, posted (signed) to the webhooks subscribed to that event
+// type. Kind is marketing (default) or transactional.
 type Send struct {
 	Channel  string `yaml:"channel" json:"channel"`
 	Template string `yaml:"template,omitempty" json:"template,omitempty"`
+	Topic    string `yaml:"topic,omitempty" json:"topic,omitempty"`
 	Kind     string `yaml:"kind,omitempty" json:"kind,omitempty"`
 	// For tasks: what the salesperson should do, due after DueIn.
 	Title string         `yaml:"title,omitempty" json:"title,omitempty"`
@@ -229,7 +230,7 @@ var (
 	weekdays     = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 	// Channels a send step may use.
-	Channels = []string{"email", "sms", "whatsapp", "task"}
+	Channels = []string{"email", "sms", "whatsapp", "task", "webhook"}
 	// DefaultRequire is what a contact must have to enter, unless the
 	// journey says otherwise (DOMAIN: no nurturing without them).
 	DefaultRequire = []string{"source", "offer"}

@@ -152,3 +152,88 @@ func TestJourneyTriggersRejected(t *testing.T) {
 		}
 	})
 }
+
+func TestJourneyUpdateAndWebhookSteps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		hook, err := s.CreateWebhook(ctx, "https://hooks.example.com/n", []string{"journey_webhook"}, "sales channel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := `name: hand-off
+trigger: {manual: true}
+entry: {require: [email]}
+steps:
+  - {id: mark, update: {stage: contacted, fields: {plan: pro, seats: "12"}, tag: [hot]}}
+  - {id: tell, send: {channel: webhook, topic: hot-lead}}
+  - {id: leap, update: {stage: won}}
+`
+		if _, _, err := s.SaveJourney(ctx, []byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+		ada := newContact(t, s, contact.Input{Email: "ada@example.com"})
+		if _, err := s.Enrol(ctx, "hand-off", ada); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.GetContact(ctx, ada)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != "contacted" || c.CustomFields["plan"] != "pro" || c.CustomFields["seats"] != "12" || !strings.Contains(strings.Join(c.Tags, ","), "hot") {
+			t.Errorf("contact %+v; want contacted, plan pro, 12 seats, tagged hot", c)
+		}
+		evs := timelineTypes(t, s, ada)
+		for _, want := range []string{"journey_webhook", "journey_update_failed", "stage_changed"} {
+			if !strings.Contains(evs, want) {
+				t.Errorf("timeline %s; want %s", evs, want)
+			}
+		}
+		ds, err := s.WebhookDeliveries(ctx, hook.ID, 0, 10)
+		if err != nil || len(ds) != 1 {
+			t.Errorf("deliveries %+v, %v; want the journey_webhook event queued for the subscriber", ds, err)
+		}
+		for _, bad := range []string{
+			"{id: x, update: {points: 5}}",
+			"{id: x, update: {stage: nowhere}}",
+			"{id: x, update: {fields: {'Bad Key': v}}}",
+			"{id: x, send: {channel: webhook}}",
+			"{id: x, send: {channel: webhook, topic: t, template: a-d0}}",
+		} {
+			_, _, err := s.SaveJourney(ctx, []byte("name: bad\ntrigger: {manual: true}\nsteps:\n  - "+bad+"\n"))
+			if err == nil {
+				t.Errorf("step %s accepted", bad)
+			}
+		}
+	})
+}
+
+func TestJourneyPriorityTakesTheSlot(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		saveJourneyTemplates(t, s, "low-1", "high-1")
+		for _, doc := range []string{
+			"name: low\ntrigger: {manual: true}\nentry: {require: [email]}\nquiet_hours: {off: true}\nsteps:\n  - {id: w, wait: 1h}\n  - {id: m, send: {channel: email, template: low-1}}\n",
+			"name: high\npriority: 10\ntrigger: {manual: true}\nentry: {require: [email]}\nquiet_hours: {off: true}\nsteps:\n  - {id: w, wait: 1h}\n  - {id: m, send: {channel: email, template: high-1}}\n",
+		} {
+			if _, _, err := s.SaveJourney(ctx, []byte(doc)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ada := newContact(t, s, contact.Input{Email: "ada@example.com"})
+		for _, j := range []string{"low", "high"} { // low enrols first: without priority it would go first
+			if _, err := s.Enrol(ctx, j, ada); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := clk.Now()
+		runDue(t, s, clk, start.Add(2*time.Hour))
+		if got := strings.Join(journeyMessages(t, s, ada), ","); got != "high-1" {
+			t.Errorf("after 2 hours ada got %s; want high-1 only (low deferred by the day's cap)", got)
+		}
+		runDue(t, s, clk, start.Add(26*time.Hour))
+		if got := strings.Join(journeyMessages(t, s, ada), ","); got != "high-1,low-1" {
+			t.Errorf("after 26 hours ada got %s; want high-1 then low-1", got)
+		}
+		if _, _, err := s.SaveJourney(ctx, []byte("name: bad\npriority: 5000\ntrigger: {manual: true}\nsteps:\n  - {id: w, wait: 1h}\n")); err == nil {
+			t.Error("priority 5000 accepted")
+		}
+	})
+}

@@ -174,7 +174,7 @@ func (t *tx) migrate(journeyID int64, version int, j *journey.Journey, now time.
 			return nil
 		}
 		if j.HasStep(e.state.Step) {
-			if _, err := t.exec("UPDATE enrolments SET version = ?, updated_at = ? WHERE id = ?", version, ms(now), e.id); err != nil {
+			if _, err := t.exec("UPDATE enrolments SET version = ?, priority = ?, updated_at = ? WHERE id = ?", version, j.Doc.Priority, ms(now), e.id); err != nil {
 				return err
 			}
 			t.journeyStat(journeyID, version, e.state.Step, "migrated", "from v"+strconv.Itoa(e.version))

@@ -620,9 +620,9 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 	}
 	st, fx := j.Start(in0)
 	state, _ := json.Marshal(st)
-	if err := t.queryRow(`INSERT INTO enrolments (journey_id, version, contact_id, status, step, due_at, state, reason, entered_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, lj.id, lj.version, c.ID, string(st.Status), st.Step, dueMs(st),
-		string(state), null(st.Reason), ms(now), ms(now)).Scan(&e.id); err != nil {
+	if err := t.queryRow(`INSERT INTO enrolments (journey_id, version, contact_id, status, step, due_at, state, reason, entered_at, updated_at, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, lj.id, lj.version, c.ID, string(st.Status), st.Step, dueMs(st),
+		string(state), null(st.Reason), ms(now), ms(now), j.Doc.Priority).Scan(&e.id); err != nil {
 		return 0, err
 	}
 	t.journeyStat(lj.id, lj.version, "", "entered", "")
@@ -732,7 +732,7 @@ func (t *tx) applyJourneyEffects(j *journey.Journey, e *enrolment, st journey.St
 				return err
 			}
 		case journey.EffectUpdate:
-			if err := t.journeyUpdate(f.Update, c, source, now); err != nil {
+			if err := t.journeyUpdate(j, e, f, c, source, now); err != nil {
 				return err
 			}
 		case journey.EffectDeferred:
@@ -772,6 +772,13 @@ func (t *tx) journeySend(j *journey.Journey, e *enrolment, f journey.Effect, c *
 		}
 		return err
 	}
+	if s.Channel == "webhook" {
+		// The event's webhooks are queued with it (fanOut): one event per
+		// visit, written with the state that ran the step.
+		t.journeyStat(e.journeyID, e.version, f.Step, "sent", "webhook")
+		return t.appendSystemEvent(c.ID, "journey_webhook", "journey", now, map[string]any{"journey": j.Doc.Name,
+			"enrolment": e.id, "step": f.Step, "visit": f.Visit, "topic": s.Topic})
+	}
 	kind := s.Kind
 	if kind == "" {
 		kind = KindMarketing
@@ -790,8 +797,11 @@ func (t *tx) journeySend(j *journey.Journey, e *enrolment, f journey.Effect, c *
 	return nil
 }
 
-// journeyUpdate changes the contact as an update step says.
-func (t *tx) journeyUpdate(u *journey.Update, c *contact.Contact, source string, now time.Time) error {
+// journeyUpdate changes the contact as an update step says: tags, owner,
+// custom fields, and the pipeline stage when the pipeline allows the move
+// (when it does not, the rest is done and the refusal recorded).
+func (t *tx) journeyUpdate(j *journey.Journey, e *enrolment, f journey.Effect, c *contact.Contact, source string, now time.Time) error {
+	u := f.Update
 	tags := slices.Clone(c.Tags)
 	for _, tag := range u.Tag {
 		if !slices.Contains(tags, tag) {
@@ -800,7 +810,33 @@ func (t *tx) journeyUpdate(u *journey.Update, c *contact.Contact, source string,
 	}
 	tags = slices.DeleteFunc(tags, func(s string) bool { return slices.Contains(u.Untag, s) })
 	in := contact.Input{Tags: tags, Owner: u.Owner}
+	if len(u.Fields) > 0 {
+		in.CustomFields = make(map[string]any, len(u.Fields))
+		for k, v := range u.Fields {
+			in.CustomFields[k] = v
+		}
+	}
 	next, changes := contact.Merge(*c, in, true, now)
+	if u.Stage != "" && u.Stage != next.Status {
+		moved := next
+		moved.Status = u.Stage
+		more, _, err := t.stageMove(*c, &moved, MoveParams{Stage: u.Stage, By: source}, now)
+		var ve *contact.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			t.journeyStat(e.journeyID, e.version, f.Step, "failed", "stage")
+			if err := t.appendSystemEvent(c.ID, "journey_update_failed", "journey", now, map[string]any{"journey": j.Doc.Name,
+				"enrolment": e.id, "step": f.Step, "reason": ve.Error()}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			changes = append(changes, contact.Change{Field: "status", Old: next.Status, New: moved.Status})
+			next = moved
+			changes = append(changes, more...)
+		}
+	}
 	if err := t.updateContact(*c, next, changes, source, now, change{Reason: "journey step"}); err != nil {
 		return err
 	}
@@ -859,7 +895,7 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 		if t.s.d.name == "postgres" {
 			skip = " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`+skip, ms(now), limit)
+		rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments WHERE due_at <= ? ORDER BY due_at, priority DESC, id LIMIT ?`+skip, ms(now), limit)
 		if err != nil {
 			return err
 		}
