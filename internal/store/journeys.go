@@ -711,9 +711,15 @@ func (t *tx) saveEnrolment(j *journey.Journey, e *enrolment, st journey.State, f
 	if len(fx) == 0 && st.Status == e.state.Status && st.Step == e.state.Step && st.DueAt.Equal(e.state.DueAt) {
 		return nil
 	}
-	state, _ := json.Marshal(st)
-	if _, err := t.exec(`UPDATE enrolments SET status = ?, step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
-		string(st.Status), st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id); err != nil {
+	if st.Status == e.state.Status {
+		// The status is in an index's condition: left out of the statement,
+		// SQLite does not touch that index (most moves: waiting to waiting).
+		state, _ := json.Marshal(st)
+		if _, err := t.exec(`UPDATE enrolments SET step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+			st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id); err != nil {
+			return err
+		}
+	} else if err := t.saveEnrolmentRow(e, st, now); err != nil {
 		return err
 	}
 	return t.applyJourneyEffects(j, e, st, fx, c, now)
