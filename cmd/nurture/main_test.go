@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 // dbArgs returns the flags that point the command at a fresh database of kind db.
-func dbArgs(t *testing.T, db storetest.DB) ([]string, store.Config) {
+func dbArgs(t testing.TB, db storetest.DB) ([]string, store.Config) {
 	cfg := storetest.Config(t, db)
 	if cfg.DatabaseURL != "" {
 		return []string{"--database", cfg.DatabaseURL}, cfg
@@ -58,7 +58,7 @@ func nurture(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // serve starts `nurture serve` and waits until /healthz answers.
-func serve(t *testing.T, args []string) (*exec.Cmd, string, *bytes.Buffer) {
+func serve(t testing.TB, args []string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr}, args...)...)
