@@ -445,8 +445,11 @@ func (c *checker) steps(j *Journey, steps []Step, cat Catalog) {
 			if len(u.Tag)+len(u.Untag) == 0 && u.Points == 0 && u.Stage == "" && u.Owner == "" && len(u.Fields) == 0 {
 				c.add("an update changes something: tag, untag, points, stage, owner or fields", "steps", i, "update")
 			}
-			if u.Points != 0 {
-				c.add("score points from a journey are not supported yet; use a scoring rule on the journey's events", "steps", i, "update", "points")
+			if u.Points < -1000 || u.Points > 1000 {
+				c.add("from -1000 to 1000", "steps", i, "update", "points")
+			}
+			if (u.Points != 0) != (u.Score != "") || u.Score != "" && !typePattern.MatchString(u.Score) {
+				c.add("points go with the score they go to: points: 5, score: engagement", "steps", i, "update", "score")
 			}
 			if u.Stage != "" && !slices.Contains(contact.Statuses, u.Stage) {
 				c.add("a pipeline stage: one of "+strings.Join(contact.Statuses, ", "), "steps", i, "update", "stage")

@@ -192,12 +192,13 @@ type SplitArm struct {
 	Goto    string `yaml:"goto" json:"goto"`
 }
 
-// Update changes the contact: tags added or removed, score points, the
-// pipeline stage, the owner, fields.
+// Update changes the contact: tags added or removed, Points added to the
+// score named Score, the pipeline stage, the owner, custom fields.
 type Update struct {
 	Tag    []string          `yaml:"tag,omitempty" json:"tag,omitempty"`
 	Untag  []string          `yaml:"untag,omitempty" json:"untag,omitempty"`
 	Points int               `yaml:"points,omitempty" json:"points,omitempty"`
+	Score  string            `yaml:"score,omitempty" json:"score,omitempty"`
 	Stage  string            `yaml:"stage,omitempty" json:"stage,omitempty"`
 	Owner  string            `yaml:"owner,omitempty" json:"owner,omitempty"`
 	Fields map[string]string `yaml:"fields,omitempty" json:"fields,omitempty"`

@@ -277,7 +277,7 @@ func (r *Rules) NeedsContact(eventType string) bool {
 // Interested reports whether an event of this type can change a score or
 // its state; events it is not interested in need no state read at all.
 func (r *Rules) Interested(eventType string) bool {
-	if len(r.byEvent[eventType]) > 0 || r.NeedsContact(eventType) {
+	if len(r.byEvent[eventType]) > 0 || r.NeedsContact(eventType) || eventType == AdjustEvent {
 		return true
 	}
 	if eventType == "lead_created" && len(r.bands) > 0 {
@@ -314,7 +314,7 @@ func (r *Rules) ActivityTypes() []string {
 // Types lists the event types scoring reads (for a replay, the others can
 // be skipped).
 func (r *Rules) Types() []string {
-	seen := map[string]bool{"lead_created": true, "field_changed": true}
+	seen := map[string]bool{"lead_created": true, "field_changed": true, AdjustEvent: true}
 	for t := range r.byEvent {
 		seen[t] = true
 	}

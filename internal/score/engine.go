@@ -182,11 +182,34 @@ func (r *Rules) apply(st *State, ev Event, c *contact.Contact, profile bool) Out
 		}
 		r.fire(st, rl, ev, &out)
 	}
+	if ev.Type == AdjustEvent {
+		r.adjust(st, ev, properties(), &out)
+	}
 	if profile && (ev.Type == "lead_created" || ev.Type == "field_changed") && c != nil {
 		r.reprofile(st, c, ev, &out)
 	}
 	r.settle(st, &out)
 	return out
+}
+
+// AdjustEvent is an event that adds points to a score by itself, with
+// properties score, points and reason: what a journey's update step
+// writes. Being in the log, the points survive a rescore.
+const AdjustEvent = "score_adjusted"
+
+// adjust applies an AdjustEvent. An unknown score, a sum, or points that
+// are not a whole number from -10,000 to 10,000 change nothing.
+func (r *Rules) adjust(st *State, ev Event, props map[string]any, out *Outcome) {
+	name, _ := props["score"].(string)
+	points, _ := props["points"].(float64)
+	reason, _ := props["reason"].(string)
+	if _, ok := r.Doc.Scores[name]; !ok || r.sums[name] != nil || points == 0 || points < -10000 || points > 10000 || points != float64(int(points)) {
+		return
+	}
+	if reason == "" {
+		reason = "adjusted"
+	}
+	r.add(st, name, int(points), reason, "", 0, ev.ID, ev.At, out)
 }
 
 // Touch records an event as activity, and nothing else: what the timer

@@ -172,3 +172,29 @@ rules:
 		}
 	}
 }
+
+// An adjustment adds points to a score by itself; bad ones change nothing.
+func TestAdjustEvent(t *testing.T) {
+	r := score.Default()
+	var st score.State
+	c := &contact.Contact{Email: "ada@example.com", Lifecycle: "lead"}
+	out := r.Apply(&st, ev(1, score.AdjustEvent, t0, `{"score":"engagement","points":12,"reason":"journey x"}`), c)
+	if st.Value("engagement") != 12 || st.Value("score") != 12 || len(out.Entries) != 1 || out.Entries[0].Reason != "journey x" {
+		t.Fatalf("after +12: %v, entries %+v", st.Values, out.Entries)
+	}
+	for _, props := range []string{
+		`{"score":"score","points":5}`,        // a sum
+		`{"score":"nope","points":5}`,         // unknown
+		`{"score":"engagement","points":2.5}`, // not whole
+		`{"score":"engagement","points":1e9}`, // too many
+		`{"score":"engagement","points":"5"}`, // not a number
+		`{"score":"engagement"}`,              // none
+	} {
+		if out := r.Apply(&st, ev(2, score.AdjustEvent, t0, props), c); len(out.Entries) != 0 || st.Value("engagement") != 12 {
+			t.Errorf("%s: entries %+v, engagement %d", props, out.Entries, st.Value("engagement"))
+		}
+	}
+	if !r.Interested(score.AdjustEvent) {
+		t.Error("the rules are not interested in adjustments")
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/clock"
 	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/score"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/store/storetest"
 )
@@ -163,7 +164,7 @@ func TestJourneyUpdateAndWebhookSteps(t *testing.T) {
 trigger: {manual: true}
 entry: {require: [email]}
 steps:
-  - {id: mark, update: {stage: contacted, fields: {plan: pro, seats: "12"}, tag: [hot]}}
+  - {id: mark, update: {stage: contacted, fields: {plan: pro, seats: "12"}, tag: [hot], points: 5, score: engagement}}
   - {id: tell, send: {channel: webhook, topic: hot-lead}}
   - {id: leap, update: {stage: won}}
 `
@@ -181,8 +182,18 @@ steps:
 		if c.Status != "contacted" || c.CustomFields["plan"] != "pro" || c.CustomFields["seats"] != "12" || !strings.Contains(strings.Join(c.Tags, ","), "hot") {
 			t.Errorf("contact %+v; want contacted, plan pro, 12 seats, tagged hot", c)
 		}
+		rep, err := s.Score(ctx, ada)
+		if err != nil || rep.Scores["engagement"] != 5 || len(rep.Ledger) == 0 || !strings.Contains(rep.Ledger[len(rep.Ledger)-1].Reason, "journey hand-off, step mark") {
+			t.Errorf("score %+v, %v; want 5 engagement points from the journey, in the ledger", rep, err)
+		}
+		// The points are an event: a rescore from the log gives them again.
+		applyRules(t, s, strings.Replace(string(score.DefaultSource()), "points: 10", "points: 11", 1))
+		runJobs(t, s)
+		if rep, err := s.Score(ctx, ada); err != nil || rep.Scores["engagement"] != 5 {
+			t.Errorf("after a rescore: %+v, %v; want engagement 5", rep.Scores, err)
+		}
 		evs := timelineTypes(t, s, ada)
-		for _, want := range []string{"journey_webhook", "journey_update_failed", "stage_changed"} {
+		for _, want := range []string{"journey_webhook", "journey_update_failed", "stage_changed", "score_adjusted"} {
 			if !strings.Contains(evs, want) {
 				t.Errorf("timeline %s; want %s", evs, want)
 			}
@@ -193,6 +204,8 @@ steps:
 		}
 		for _, bad := range []string{
 			"{id: x, update: {points: 5}}",
+			"{id: x, update: {score: engagement}}",
+			"{id: x, update: {points: 5000, score: engagement}}",
 			"{id: x, update: {stage: nowhere}}",
 			"{id: x, update: {fields: {'Bad Key': v}}}",
 			"{id: x, send: {channel: webhook}}",

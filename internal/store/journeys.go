@@ -847,6 +847,20 @@ func (t *tx) journeyUpdate(j *journey.Journey, e *enrolment, f journey.Effect, c
 		return err
 	}
 	*c = next
+	if u.Points != 0 {
+		// An event, so that a rescore from the log gives the points again.
+		if err := t.appendSystemEvent(c.ID, score.AdjustEvent, source, now, map[string]any{"score": u.Score,
+			"points": u.Points, "reason": "journey " + j.Doc.Name + ", step " + f.Step}); err != nil {
+			return err
+		}
+		if t.stale == c.ID {
+			fresh, err := t.lockContactWith(c.ID, "")
+			if err != nil {
+				return err
+			}
+			*c = fresh
+		}
+	}
 	return nil
 }
 
