@@ -138,22 +138,8 @@ func (t *tx) impact(src []byte) (JourneyImpact, error) {
 
 // eachInFlight calls fn for every enrolment still in the journey.
 func (t *tx) eachInFlight(journeyID int64, fn func(enrolment) error) error {
-	rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments WHERE journey_id = ? AND status IN ('active', 'waiting', 'paused')
-		ORDER BY id`, journeyID)
+	all, err := t.enrolments(`WHERE journey_id = ? AND status IN ('active', 'waiting', 'paused') ORDER BY id`, journeyID)
 	if err != nil {
-		return err
-	}
-	var all []enrolment
-	for rows.Next() {
-		e, err := scanEnrolment(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, e := range all {

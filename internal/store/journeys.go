@@ -525,8 +525,12 @@ func (t *tx) runSignals() error {
 // contactEnrolments are the contact's enrolments still in a journey,
 // locked for the transaction on PostgreSQL.
 func (t *tx) contactEnrolments(contactID int64) ([]enrolment, error) {
-	rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments
-		WHERE contact_id = ? AND status IN ('active', 'waiting', 'paused') ORDER BY id`+t.s.d.forUpdate, contactID)
+	return t.enrolments(`WHERE contact_id = ? AND status IN ('active', 'waiting', 'paused') ORDER BY id`+t.s.d.forUpdate, contactID)
+}
+
+// enrolments reads the enrolments a condition (and order, limit, lock) selects.
+func (t *tx) enrolments(where string, args ...any) ([]enrolment, error) {
+	rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -915,21 +919,8 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 		if t.s.d.name == "postgres" {
 			skip = " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments WHERE due_at <= ? ORDER BY due_at, priority DESC, id LIMIT ?`+skip, ms(now), limit)
+		due, err := t.enrolments(`WHERE due_at <= ? ORDER BY due_at, priority DESC, id LIMIT ?`+skip, ms(now), limit)
 		if err != nil {
-			return err
-		}
-		var due []enrolment
-		for rows.Next() {
-			e, err := scanEnrolment(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			due = append(due, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		cat, err := t.journeys()

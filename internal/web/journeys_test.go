@@ -188,6 +188,13 @@ func TestJourneyPreviewAndMigrateAPI(t *testing.T) {
 		if r := a.do(t, "POST", "/api/v1/journeys?migrate=perhaps", v2, "Content-Type", "application/yaml"); r.Status != http.StatusUnprocessableEntity {
 			t.Errorf("migrate=perhaps: %d", r.Status)
 		}
+		huge := v2 + "# " + strings.Repeat("x", 300<<10) + "\n"
+		if r := a.do(t, "POST", "/api/v1/journeys/preview", huge, "Content-Type", "application/yaml"); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("huge document: status %d; want 413", r.Status)
+		}
+		if r := a.do(t, "POST", "/api/v1/journeys/preview", "", "Content-Type", "application/yaml"); r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
+			t.Errorf("empty document: status %d", r.Status)
+		}
 		a.wantCounts(t, before)
 		r = a.do(t, "POST", "/api/v1/journeys?migrate=true", v2, "Content-Type", "application/yaml")
 		wantStatus(t, r, http.StatusCreated)
