@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/nurturehq/nurture/examples"
 	"github.com/nurturehq/nurture/internal/journey"
 	"github.com/nurturehq/nurture/internal/store"
+	"go.yaml.in/yaml/v3"
 )
 
 // JourneysValidateCmd checks a journey document against the database's
@@ -291,5 +293,49 @@ func (c *JourneysExamplesCmd) Run(g *Globals) error {
 			return journeyErrors(g, "examples", err)
 		}
 		return nil
+	})
+}
+
+// JourneysSettingsCmd prints or sets the settings all journeys share.
+type JourneysSettingsCmd struct {
+	File string `arg:"" optional:"" type:"existingfile" help:"Settings to apply, YAML or JSON (see docs/journeys.md, Frequency cap); without it, print the settings in force."`
+}
+
+// Run prints the settings, after setting them when a file is given.
+func (c *JourneysSettingsCmd) Run(g *Globals) error {
+	var set *store.JourneySettings
+	if c.File != "" {
+		src, err := readLimited(c.File, 64<<10)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(src))
+		dec.KnownFields(true)
+		set = &store.JourneySettings{}
+		if err := dec.Decode(set); err != nil {
+			return fmt.Errorf("%s: %w", c.File, err)
+		}
+	}
+	return g.withStore(func(ctx context.Context, st *store.Store) error {
+		var cur store.JourneySettings
+		var err error
+		if set != nil {
+			cur, err = st.SetJourneySettings(ctx, *set)
+			var ce *journey.CapError
+			if errors.As(err, &ce) {
+				return fmt.Errorf("%s: frequency_cap.%s: %s; nothing was saved", c.File, ce.Field, ce.Reason)
+			}
+		} else {
+			cur, err = st.JourneySettings(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		enc := yaml.NewEncoder(g.stdout)
+		enc.SetIndent(2)
+		if err := enc.Encode(cur); err != nil {
+			return err
+		}
+		return enc.Close()
 	})
 }

@@ -66,6 +66,30 @@ func TestJourneysCommands(t *testing.T) {
 			if out, err := run("journeys", "simulate", bad); err == nil || !strings.Contains(out, `unknown template "nope"`) {
 				t.Errorf("simulate of a bad document: %v\n%s", err, out)
 			}
+
+			// The frequency cap.
+			if out, err := run("journeys", "settings"); err != nil || !strings.Contains(out, "frequency_cap:\n  per_day: 1\n  per_week: 4\n") {
+				t.Errorf("settings: %v\n%s", err, out)
+			}
+			capFile := filepath.Join(dir, "cap.yaml")
+			os.WriteFile(capFile, []byte("frequency_cap:\n  per_day: 2\n  per_week: 6\n  channels:\n    sms: {per_week: 1}\n"), 0o644)
+			if out, err := run("journeys", "settings", capFile); err != nil || !strings.Contains(out, "sms:\n      per_week: 1") {
+				t.Errorf("settings FILE: %v\n%s", err, out)
+			}
+			for name, doc := range map[string]string{
+				"bad.yaml":     "frequency_cap:\n  channels:\n    sms: {per_day: 3}\n",
+				"unknown.yaml": "frequency_cap:\n  per_month: 3\n",
+				"broken.yaml":  "frequency_cap: [\n",
+			} {
+				f := filepath.Join(dir, name)
+				os.WriteFile(f, []byte(doc), 0o644)
+				if out, err := run("journeys", "settings", f); err == nil {
+					t.Errorf("settings %s accepted:\n%s", name, out)
+				}
+			}
+			if out, err := run("journeys", "settings"); err != nil || !strings.Contains(out, "per_week: 6") {
+				t.Errorf("settings after refused files: %v\n%s", err, out)
+			}
 		})
 	}
 }

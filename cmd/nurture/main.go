@@ -111,6 +111,7 @@ type CLI struct {
 		Show     JourneysShowCmd     `cmd:"" help:"Print a journey's live document."`
 		Simulate JourneysSimulateCmd `cmd:"" help:"Dry run: what a journey document would do to the current contacts, sending nothing."`
 		Examples JourneysExamplesCmd `cmd:"" help:"Install the journeys and templates shipped with Nurture (first contact, sequences A, B, C)."`
+		Settings JourneysSettingsCmd `cmd:"" help:"Print what all journeys share (the frequency cap), or set it from a file."`
 	} `cmd:"" help:"Journeys: nurture sequences as code."`
 	Hooks struct {
 		Secret HooksSecretCmd `cmd:"" help:"Print the secret that signs what is posted to /hooks/email/* (Nurture-Signature)."`

@@ -79,6 +79,8 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 		c.add("missing; a journey needs a name", "name")
 	case !namePattern.MatchString(doc.Name):
 		c.add("a name is 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", "name")
+	case doc.Name == "settings":
+		c.add(`"settings" is reserved (the API's /api/v1/journeys/settings)`, "name")
 	}
 	if badText(doc.Description) || len(doc.Description) > 2000 {
 		c.add("at most 2000 characters, no control characters", "description")

@@ -70,9 +70,9 @@ type Input struct {
 	Event    *Event // nil when a timer fires or the enrolment starts
 	Scores   map[string]int
 	Segments []string
-	// Recent are the times of the marketing messages queued for the
-	// contact in the last 7 days, by any journey: the frequency cap.
-	Recent []time.Time
+	// Recent are the marketing messages queued for the contact in the
+	// last 7 days, by any journey or campaign: the frequency cap.
+	Recent []Sent
 	// Reached reports whether the objective happened since the contact
 	// entered (goal steps ask).
 	Reached bool
@@ -214,7 +214,7 @@ func (j *Journey) run(st State, i int, in Input, fx []Effect) (State, []Effect) 
 		prevStep, prevReason, prevDue := st.Step, st.Reason, st.DueAt
 		st.Step, st.Status, st.DueAt = s.ID, Active, time.Time{}
 		if s.kind == KindSend && marketing(s.Send) {
-			at, reason := j.slot(now, in, recent)
+			at, reason := j.slot(now, in, s.Send.Channel, recent)
 			if at.After(now) {
 				if prevStep != s.ID || prevReason != reason || !prevDue.Equal(at) {
 					fx = append(fx, Effect{Kind: EffectDeferred, Step: s.ID, Reason: reason, Until: at})
@@ -234,7 +234,7 @@ func (j *Journey) run(st State, i int, in Input, fx []Effect) (State, []Effect) 
 		case KindSend:
 			fx = append(fx, Effect{Kind: EffectSend, Step: s.ID, Visit: visit, Send: s.Send})
 			if marketing(s.Send) {
-				recent = append(slices.Clip(recent), now)
+				recent = append(slices.Clip(recent), Sent{At: now, Channel: s.Send.Channel})
 			}
 			i = s.next
 		case KindWait:

@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ type sent struct {
 // drive runs an enrolment from start, firing its timers, until it leaves
 // the journey or the horizon; events are delivered at their times. It
 // keeps the cap's memory like the store does.
-func drive(t *testing.T, j *Journey, c *contact.Contact, start time.Time, horizon time.Duration, events []Event, recent []time.Time) (State, []sent, []Effect) {
+func drive(t *testing.T, j *Journey, c *contact.Contact, start time.Time, horizon time.Duration, events []Event, recent []Sent) (State, []sent, []Effect) {
 	t.Helper()
 	var out []sent
 	var all []Effect
@@ -63,7 +64,7 @@ func drive(t *testing.T, j *Journey, c *contact.Contact, start time.Time, horizo
 			if f.Kind == EffectSend {
 				out = append(out, sent{f.Step, now})
 				if marketing(f.Send) {
-					recent = append(recent, now)
+					recent = append(recent, Sent{At: now, Channel: f.Send.Channel})
 				}
 			}
 		}
@@ -181,7 +182,7 @@ func TestFrequencyCapDefersAcrossJourneys(t *testing.T) {
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, paris)
 	// Another journey sent one two hours ago: D0 waits until 24 h after it.
 	other := start.Add(-2 * time.Hour)
-	st, fx := j.Start(Input{Now: start, Contact: c, Recent: []time.Time{other}})
+	st, fx := j.Start(Input{Now: start, Contact: c, Recent: emails(other)})
 	if st.Status != Waiting || st.Step != "d0" || !st.DueAt.Equal(other.Add(24*time.Hour)) || st.Reason != DeferDayCap {
 		t.Fatalf("state %+v; want d0 deferred to %v by the day cap", st, other.Add(24*time.Hour))
 	}
@@ -189,10 +190,10 @@ func TestFrequencyCapDefersAcrossJourneys(t *testing.T) {
 		t.Errorf("effects %+v; want one deferral", fx)
 	}
 	// Four this week: the fifth waits for the oldest to be 7 days old.
-	week := []time.Time{start.Add(-6 * 24 * time.Hour), start.Add(-5 * 24 * time.Hour), start.Add(-4 * 24 * time.Hour), start.Add(-3 * 24 * time.Hour)}
+	week := emails(start.Add(-6*24*time.Hour), start.Add(-5*24*time.Hour), start.Add(-4*24*time.Hour), start.Add(-3*24*time.Hour))
 	st, _ = j.Start(Input{Now: start, Contact: c, Recent: week})
-	if st.Reason != DeferWeekCap || !st.DueAt.Equal(week[0].Add(7*24*time.Hour)) {
-		t.Errorf("state %+v; want deferred by the week cap to %v", st, week[0].Add(7*24*time.Hour))
+	if st.Reason != DeferWeekCap || !st.DueAt.Equal(week[0].At.Add(7*24*time.Hour)) {
+		t.Errorf("state %+v; want deferred by the week cap to %v", st, week[0].At.Add(7*24*time.Hour))
 	}
 	// Transactional messages are exempt.
 	tj := mustParse(t, `
@@ -207,14 +208,14 @@ steps:
 	}
 	// The cap is never exceeded over 30 days, with three journeys at once.
 	js := []*Journey{j, mustParse(t, strings.Replace(warmLead, "name: warm-lead", "name: b", 1)), mustParse(t, strings.Replace(warmLead, "name: warm-lead", "name: c", 1))}
-	var recent []time.Time
+	var recent []Sent
 	states := make([]State, len(js))
 	for i, jj := range js {
 		var fx []Effect
 		states[i], fx = jj.Start(Input{Now: start, Contact: c, Recent: recent})
 		for _, f := range fx {
 			if f.Kind == EffectSend {
-				recent = append(recent, start)
+				recent = append(recent, Sent{At: start, Channel: f.Send.Channel})
 			}
 		}
 	}
@@ -233,7 +234,7 @@ steps:
 		states[k], fx = js[k].Advance(states[k], Input{Now: now, Contact: c, Recent: recent})
 		for _, f := range fx {
 			if f.Kind == EffectSend {
-				recent = append(recent, now)
+				recent = append(recent, Sent{At: now, Channel: f.Send.Channel})
 			}
 		}
 	}
@@ -243,15 +244,124 @@ steps:
 	for i, m := range recent {
 		day, week := 0, 0
 		for _, o := range recent[:i+1] {
-			if m.Sub(o) < 24*time.Hour {
+			if m.At.Sub(o.At) < 24*time.Hour {
 				day++
 			}
-			if m.Sub(o) < 7*24*time.Hour {
+			if m.At.Sub(o.At) < 7*24*time.Hour {
 				week++
 			}
 		}
 		if day > 1 || week > 4 {
-			t.Fatalf("message %d at %v: %d in a day, %d in a week", i, m, day, week)
+			t.Fatalf("message %d at %v: %d in a day, %d in a week", i, m.At, day, week)
+		}
+	}
+}
+
+// emails are marketing emails queued at the times given.
+func emails(at ...time.Time) []Sent {
+	out := make([]Sent, len(at))
+	for i, t := range at {
+		out[i] = Sent{At: t, Channel: "email"}
+	}
+	return out
+}
+
+func TestChannelCap(t *testing.T) {
+	// Two a day and eight a week across channels, but one SMS a week.
+	cp := Cap{PerDay: 2, PerWeek: 8, Channels: map[string]Limit{"sms": {PerWeek: 1}}}
+	if err := cp.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	j := mustParse(t, `
+name: mixed
+trigger: {manual: true}
+quiet_hours: {start: "00:00", end: "00:00", off: true}
+steps:
+  - {id: s0, send: {channel: sms, template: sms1}}
+  - {id: e0, send: {channel: email, template: d0}}
+  - {id: s1, send: {channel: sms, template: sms1}}
+  - {id: e1, send: {channel: email, template: d1}}
+`)
+	c := &contact.Contact{ID: 7, TimeZone: "Europe/Paris"}
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, paris)
+	var sends []Sent
+	var deferred []Effect
+	now := start
+	st, fx := j.Start(Input{Now: now, Contact: c, Cap: cp})
+	for range 20 {
+		for _, f := range fx {
+			switch f.Kind {
+			case EffectSend:
+				sends = append(sends, Sent{At: now, Channel: f.Send.Channel})
+			case EffectDeferred:
+				deferred = append(deferred, f)
+			}
+		}
+		if !st.Status.In() {
+			break
+		}
+		now = st.DueAt
+		st, fx = j.Advance(st, Input{Now: now, Contact: c, Cap: cp, Recent: sends})
+	}
+	if st.Status != Completed {
+		t.Fatalf("status %+v; want completed", st)
+	}
+	want := []Sent{
+		{start, "sms"},                           // s0 at once
+		{start, "email"},                         // e0 too: two a day across channels
+		{start.Add(7 * 24 * time.Hour), "sms"},   // s1: one SMS a week
+		{start.Add(7 * 24 * time.Hour), "email"}, // e1 right after it
+	}
+	if len(sends) != len(want) {
+		t.Fatalf("sends %+v; want %+v", sends, want)
+	}
+	for i := range want {
+		if !sends[i].At.Equal(want[i].At) || sends[i].Channel != want[i].Channel {
+			t.Errorf("send %d: %+v; want %+v", i, sends[i], want[i])
+		}
+	}
+	if len(deferred) != 1 || deferred[0].Step != "s1" || deferred[0].Reason != DeferChannelWeekCap {
+		t.Errorf("deferrals %+v; want s1 by the channel's week cap", deferred)
+	}
+	// Without the channel limit, s1 goes the next day (two a day).
+	st, _ = j.Start(Input{Now: start, Contact: c, Cap: Cap{PerDay: 2, PerWeek: 8}, Recent: []Sent{{start.Add(-time.Hour), "sms"}, {start.Add(-time.Hour), "email"}}})
+	if st.Reason != DeferDayCap || !st.DueAt.Equal(start.Add(23*time.Hour)) {
+		t.Errorf("state %+v; want the day cap across channels", st)
+	}
+	// The channel's day limit.
+	cp.Channels["sms"] = Limit{PerDay: 1}
+	st, _ = j.Start(Input{Now: start, Contact: c, Cap: cp, Recent: []Sent{{start.Add(-time.Hour), "sms"}}})
+	if st.Reason != DeferChannelDayCap || !st.DueAt.Equal(start.Add(23*time.Hour)) {
+		t.Errorf("state %+v; want the SMS day cap", st)
+	}
+}
+
+func TestCapValidate(t *testing.T) {
+	for _, tc := range []struct {
+		cap   Cap
+		field string
+	}{
+		{Cap{}, ""},
+		{DefaultCap, ""},
+		{Cap{PerDay: 2, PerWeek: 8, Channels: map[string]Limit{"sms": {PerDay: 1, PerWeek: 2}, "email": {PerWeek: 5}}}, ""},
+		{Cap{PerDay: -1}, "per_day"},
+		{Cap{PerWeek: MaxCapPerWeek + 1}, "per_week"},
+		{Cap{PerDay: 5, PerWeek: 3}, "per_day"},
+		{Cap{PerDay: 5}, "per_day"}, // above the default week of 4
+		{Cap{Channels: map[string]Limit{"fax": {PerDay: 1}}}, "channels.fax"},
+		{Cap{Channels: map[string]Limit{"task": {PerDay: 1}}}, "channels.task"},
+		{Cap{Channels: map[string]Limit{"sms": {PerDay: 2}}}, "channels.sms.per_day"},
+		{Cap{Channels: map[string]Limit{"sms": {PerWeek: 5}}}, "channels.sms.per_week"},
+		{Cap{PerDay: 3, PerWeek: 9, Channels: map[string]Limit{"sms": {PerDay: 3, PerWeek: 2}}}, "channels.sms.per_day"},
+		{Cap{Channels: map[string]Limit{"sms": {PerDay: -1}}}, "channels.sms.per_day"},
+	} {
+		err := tc.cap.Validate()
+		var ce *CapError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%+v: %v; want valid", tc.cap, err)
+		case tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field):
+			t.Errorf("%+v: %v; want an error on %s", tc.cap, err, tc.field)
 		}
 	}
 }

@@ -1,66 +1,173 @@
 package journey
 
 import (
+	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/nurturehq/nurture/internal/contact"
 )
 
-// Cap is the frequency cap across journeys and channels: at most PerDay
-// marketing messages in any 24 hours and PerWeek in any 7 days. Zero
-// fields take the defaults (1 and 4: sequence A alone fits).
+// Limit is at most PerDay messages in any 24 hours and PerWeek in any 7
+// days.
+type Limit struct {
+	PerDay  int `json:"per_day,omitempty" yaml:"per_day,omitempty"`
+	PerWeek int `json:"per_week,omitempty" yaml:"per_week,omitempty"`
+}
+
+// Cap is the frequency cap on marketing messages: PerDay and PerWeek
+// across journeys and channels (zero fields take the defaults, 1 and 4:
+// sequence A alone fits), and within that, optional limits per channel
+// (a zero field there adds no limit). Transactional messages, tasks and
+// webhooks are not counted and never held back.
 type Cap struct {
-	PerDay  int `json:"per_day,omitempty"`
-	PerWeek int `json:"per_week,omitempty"`
+	PerDay   int              `json:"per_day,omitempty" yaml:"per_day,omitempty"`
+	PerWeek  int              `json:"per_week,omitempty" yaml:"per_week,omitempty"`
+	Channels map[string]Limit `json:"channels,omitempty" yaml:"channels,omitempty"`
 }
 
 // DefaultCap is the cap when nothing else is configured.
 var DefaultCap = Cap{PerDay: 1, PerWeek: 4}
 
-// Deferral reasons.
-const (
-	DeferDayCap  = "frequency_cap_day"
-	DeferWeekCap = "frequency_cap_week"
-	DeferQuiet   = "quiet_hours"
-)
+// CapChannels are the channels a cap can limit: those that carry
+// marketing to the contact.
+var CapChannels = []string{"email", "sms", "whatsapp"}
 
-// next is the first time at or after t when one more message keeps within
-// the cap, given the times of those already queued; reason says which
-// limit held it back ("" when t itself is fine).
-func (c Cap) next(t time.Time, recent []time.Time) (time.Time, string) {
+// MaxCapPerWeek bounds the limits (a cap above it caps nothing).
+const MaxCapPerWeek = 1000
+
+// CapError is a fault in a cap: the field and why.
+type CapError struct{ Field, Reason string }
+
+func (e *CapError) Error() string { return e.Field + ": " + e.Reason }
+
+// Effective is the cap with the defaults filled in.
+func (c Cap) Effective() Cap {
 	if c.PerDay <= 0 {
 		c.PerDay = DefaultCap.PerDay
 	}
 	if c.PerWeek <= 0 {
 		c.PerWeek = DefaultCap.PerWeek
 	}
+	return c
+}
+
+// Validate checks a cap: limits within 0..MaxCapPerWeek, no more a day
+// than a week, known channels, and no channel limit above the cap across
+// channels (it would never apply: a sign the cap is not what was meant).
+func (c Cap) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &CapError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	check := func(prefix string, l Limit) error {
+		switch {
+		case l.PerDay < 0 || l.PerDay > MaxCapPerWeek:
+			return bad(prefix+"per_day", "must be between 0 and %d", MaxCapPerWeek)
+		case l.PerWeek < 0 || l.PerWeek > MaxCapPerWeek:
+			return bad(prefix+"per_week", "must be between 0 and %d", MaxCapPerWeek)
+		case l.PerDay > 0 && l.PerWeek > 0 && l.PerDay > l.PerWeek:
+			return bad(prefix+"per_day", "%d a day is more than the %d a week allowed", l.PerDay, l.PerWeek)
+		}
+		return nil
+	}
+	if err := check("", Limit{c.PerDay, c.PerWeek}); err != nil {
+		return err
+	}
+	all := c.Effective()
+	if all.PerDay > all.PerWeek {
+		return bad("per_day", "%d a day is more than the %d a week allowed", all.PerDay, all.PerWeek)
+	}
+	names := make([]string, 0, len(c.Channels))
+	for ch := range c.Channels {
+		names = append(names, ch)
+	}
+	sort.Strings(names)
+	for _, ch := range names {
+		l := c.Channels[ch]
+		prefix := "channels." + ch + "."
+		if !slices.Contains(CapChannels, ch) {
+			return bad("channels."+ch, "unknown channel; a cap can limit %v", CapChannels)
+		}
+		if err := check(prefix, l); err != nil {
+			return err
+		}
+		if l.PerDay > all.PerDay {
+			return bad(prefix+"per_day", "%d is above the %d a day across channels, so it would never apply", l.PerDay, all.PerDay)
+		}
+		if l.PerWeek > all.PerWeek {
+			return bad(prefix+"per_week", "%d is above the %d a week across channels, so it would never apply", l.PerWeek, all.PerWeek)
+		}
+	}
+	return nil
+}
+
+// Sent is a marketing message queued for a contact: when it goes, on
+// which channel.
+type Sent struct {
+	At      time.Time
+	Channel string
+}
+
+// Deferral reasons.
+const (
+	DeferDayCap         = "frequency_cap_day"
+	DeferWeekCap        = "frequency_cap_week"
+	DeferChannelDayCap  = "channel_cap_day"
+	DeferChannelWeekCap = "channel_cap_week"
+	DeferQuiet          = "quiet_hours"
+)
+
+// window counts the messages in the 24 hours and the 7 days before a
+// time, and the oldest of each.
+type window struct {
+	day, week             int
+	oldestDay, oldestWeek time.Time
+}
+
+func (w *window) add(t, m time.Time) {
+	if t.Sub(m) < 24*time.Hour {
+		w.day++
+		if w.oldestDay.IsZero() || m.Before(w.oldestDay) {
+			w.oldestDay = m
+		}
+	}
+	if t.Sub(m) < 7*24*time.Hour {
+		w.week++
+		if w.oldestWeek.IsZero() || m.Before(w.oldestWeek) {
+			w.oldestWeek = m
+		}
+	}
+}
+
+// next is the first time at or after t when one more message on channel
+// keeps within the cap, given those already queued; reason says which
+// limit held it back ("" when t itself is fine).
+func (c Cap) next(t time.Time, channel string, recent []Sent) (time.Time, string) {
+	c = c.Effective()
+	ch := c.Channels[channel]
 	reason := ""
 	for range 64 {
-		day, week := 0, 0
-		var oldestDay, oldestWeek time.Time
+		var all, on window
 		for _, m := range recent {
-			if m.After(t) {
+			if m.At.After(t) {
 				continue
 			}
-			if t.Sub(m) < 24*time.Hour {
-				day++
-				if oldestDay.IsZero() || m.Before(oldestDay) {
-					oldestDay = m
-				}
-			}
-			if t.Sub(m) < 7*24*time.Hour {
-				week++
-				if oldestWeek.IsZero() || m.Before(oldestWeek) {
-					oldestWeek = m
-				}
+			all.add(t, m.At)
+			if m.Channel == channel {
+				on.add(t, m.At)
 			}
 		}
 		switch {
-		case day >= c.PerDay:
-			t, reason = oldestDay.Add(24*time.Hour), DeferDayCap
-		case week >= c.PerWeek:
-			t, reason = oldestWeek.Add(7*24*time.Hour), DeferWeekCap
+		case all.day >= c.PerDay:
+			t, reason = all.oldestDay.Add(24*time.Hour), DeferDayCap
+		case all.week >= c.PerWeek:
+			t, reason = all.oldestWeek.Add(7*24*time.Hour), DeferWeekCap
+		case ch.PerDay > 0 && on.day >= ch.PerDay:
+			t, reason = on.oldestDay.Add(24*time.Hour), DeferChannelDayCap
+		case ch.PerWeek > 0 && on.week >= ch.PerWeek:
+			t, reason = on.oldestWeek.Add(7*24*time.Hour), DeferChannelWeekCap
 		default:
 			return t, reason
 		}
@@ -123,11 +230,11 @@ func atMinute(t time.Time, m int, loc *time.Location) time.Time {
 
 // slot is when a marketing message may go: not before now, within the cap,
 // outside quiet hours; reason is what held it back.
-func (j *Journey) slot(now time.Time, in Input, recent []time.Time) (time.Time, string) {
+func (j *Journey) slot(now time.Time, in Input, channel string, recent []Sent) (time.Time, string) {
 	loc := j.location(in.Contact)
 	t, reason := now, ""
 	for range 16 {
-		t1, r1 := in.Cap.next(t, recent)
+		t1, r1 := in.Cap.next(t, channel, recent)
 		t2 := j.quiet.next(t1, loc)
 		if r1 != "" && reason == "" {
 			reason = r1

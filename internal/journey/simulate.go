@@ -50,7 +50,7 @@ type SimContact struct {
 	Contact *contact.Contact
 	// Recent are its marketing messages of the 7 days before the start
 	// (the frequency cap counts them).
-	Recent   []time.Time
+	Recent   []Sent
 	Scores   map[string]int
 	Segments []string
 	Granted  map[string]bool // channels with marketing consent
@@ -203,7 +203,7 @@ func (j *Journey) simulateOne(sc *SimContact, o SimOptions, end time.Time, acc *
 				}
 				d[f.Send.Channel]++
 				if marketing(f.Send) {
-					in.Recent = append(in.Recent, in.Now)
+					in.Recent = append(in.Recent, Sent{At: in.Now, Channel: f.Send.Channel})
 				}
 				if o.Render != nil && f.Send.Template != "" && !rendered[f.Send.Template] {
 					if rendered == nil {

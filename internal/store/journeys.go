@@ -69,6 +69,8 @@ type journeyCatalog struct {
 	types map[string]bool
 	// scores are the scores live journeys' score triggers watch.
 	scores map[string]bool
+	// cap is the frequency cap (JourneySettings).
+	cap journey.Cap
 }
 
 // journeyCache keeps the catalog by generation, and compiled versions.
@@ -296,6 +298,11 @@ func (t *tx) journeys() (*journeyCatalog, error) {
 		return cur, nil
 	}
 	cat := &journeyCatalog{gen: g, types: map[string]bool{}, scores: map[string]bool{}}
+	set, err := t.s.journeySettings(t.ctx, txQuerier{t})
+	if err != nil {
+		return nil, err
+	}
+	cat.cap = set.FrequencyCap
 	rows, err := t.query(`SELECT j.id, j.version, j.status FROM journeys j ORDER BY j.id`)
 	if err != nil {
 		return nil, err
@@ -648,7 +655,11 @@ func dueMs(st journey.State) any {
 // marketing messages of the last 7 days (the cap), and whether the
 // objective happened since the contact entered.
 func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, now time.Time) (journey.Input, error) {
-	in := journey.Input{Now: now, Contact: c}
+	cat, err := t.journeys()
+	if err != nil {
+		return journey.Input{}, err
+	}
+	in := journey.Input{Now: now, Contact: c, Cap: cat.cap}
 	if r, ok := t.recent[c.ID]; ok {
 		in.Recent = r
 	} else {
@@ -679,11 +690,11 @@ func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, n
 	return in, nil
 }
 
-// readRecent reads the times of the marketing messages of the last 7 days
+// readRecent reads the marketing messages of the last 7 days
 // (the frequency cap) of the contacts the condition selects, by contact;
 // every contact named has an entry, with or without messages.
-func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.Time, error) {
-	out := map[int64][]time.Time{}
+func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]journey.Sent, error) {
+	out := map[int64][]journey.Sent{}
 	arg := ids
 	switch v := ids.(type) {
 	case int64:
@@ -694,7 +705,7 @@ func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.
 		}
 		arg = t.s.idsArg(v)
 	}
-	rows, err := t.query(`SELECT contact_id, due_at FROM outbox WHERE `+where+` AND kind = ? AND due_at > ?
+	rows, err := t.query(`SELECT contact_id, due_at, channel FROM outbox WHERE `+where+` AND kind = ? AND due_at > ?
 		AND status NOT IN ('suppressed', 'failed')`, arg, KindMarketing, ms(now.Add(-7*24*time.Hour)))
 	if err != nil {
 		return nil, err
@@ -702,10 +713,11 @@ func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]time.
 	defer rows.Close()
 	for rows.Next() {
 		var id, at int64
-		if err := rows.Scan(&id, &at); err != nil {
+		var channel string
+		if err := rows.Scan(&id, &at, &channel); err != nil {
 			return nil, err
 		}
-		out[id] = append(out[id], time.UnixMilli(at).UTC())
+		out[id] = append(out[id], journey.Sent{At: time.UnixMilli(at).UTC(), Channel: channel})
 	}
 	return out, rows.Err()
 }

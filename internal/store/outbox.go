@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nurturehq/nurture/internal/contact"
+	"github.com/nurturehq/nurture/internal/journey"
 )
 
 // Message kinds. Transactional messages (a receipt, a booking confirmation,
@@ -144,7 +145,7 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	m, err := scanMessage(row)
 	t.queued = t.queued || err == nil
 	if err == nil {
-		t.noteQueued(in, now)
+		t.noteQueued(in, tp.Channel, now)
 	}
 	if errors.Is(err, sql.ErrNoRows) && in.IdempotencyKey != "" {
 		m, err = scanMessage(t.queryRow("SELECT "+messageColumns+" FROM outbox WHERE idempotency_key = ?", in.IdempotencyKey))
@@ -186,13 +187,13 @@ func (t *tx) queueLocked(in MessageInput, now time.Time) (bool, error) {
 	n, _ := res.RowsAffected()
 	if n > 0 {
 		t.queued = true
-		t.noteQueued(in, now)
+		t.noteQueued(in, tp.Channel, now)
 	}
 	return n > 0, nil
 }
 
 // noteQueued keeps the frequency cap's view (tx.recent) up to date.
-func (t *tx) noteQueued(in MessageInput, now time.Time) {
+func (t *tx) noteQueued(in MessageInput, channel string, now time.Time) {
 	if t.recent == nil || in.Kind != KindMarketing {
 		return
 	}
@@ -201,7 +202,7 @@ func (t *tx) noteQueued(in MessageInput, now time.Time) {
 		if due.IsZero() {
 			due = now
 		}
-		t.recent[in.ContactID] = append(r, due)
+		t.recent[in.ContactID] = append(r, journey.Sent{At: due, Channel: channel})
 	}
 }
 

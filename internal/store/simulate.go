@@ -73,7 +73,11 @@ func (s *Store) SimulateJourney(ctx context.Context, p SimulateParams) (journey.
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return journey.Report{}, s.dbErr("simulate", err)
 	}
-	opts := journey.SimOptions{Start: p.Start, Days: p.Days, Cap: journey.DefaultCap,
+	set, err := s.JourneySettings(ctx)
+	if err != nil {
+		return journey.Report{}, err
+	}
+	opts := journey.SimOptions{Start: p.Start, Days: p.Days, Cap: set.FrequencyCap,
 		Render: func(name string, c *contact.Contact) error {
 			if ct := compiled[name]; ct != nil {
 				_, err := ct.Render(c, nil)
@@ -199,11 +203,12 @@ func (s *Store) simDetails(ctx context.Context, j *journey.Journey, journeyID in
 		}
 		return rows.Err()
 	}
-	err := each(`SELECT contact_id, due_at FROM outbox WHERE contact_id BETWEEN ? AND ? AND kind = ? AND due_at > ? AND due_at <= ?
+	err := each(`SELECT contact_id, due_at, channel FROM outbox WHERE contact_id BETWEEN ? AND ? AND kind = ? AND due_at > ? AND due_at <= ?
 		AND status NOT IN ('suppressed', 'failed')`, func(sc *journey.SimContact, rows *sql.Rows) error {
 		var id, due int64
-		err := rows.Scan(&id, &due)
-		sc.Contact, sc.Recent = &contact.Contact{ID: id}, []time.Time{fromMS(due)}
+		var channel string
+		err := rows.Scan(&id, &due, &channel)
+		sc.Contact, sc.Recent = &contact.Contact{ID: id}, []journey.Sent{{At: fromMS(due), Channel: channel}}
 		return err
 	}, KindMarketing, ms(start.Add(-7*24*time.Hour)), ms(start))
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/nurturehq/nurture/internal/journey"
 	"github.com/nurturehq/nurture/internal/score"
 )
 
@@ -414,7 +414,7 @@ type tx struct {
 	// marketing messages of the last 7 days of the contacts whose steps it
 	// runs, kept as it queues more (the frequency cap).
 	templates map[string]Template
-	recent    map[int64][]time.Time
+	recent    map[int64][]journey.Sent
 	// jsignals are what scoring and segments noticed for journeys'
 	// triggers (a segment entered, a score crossing), run at the op's end.
 	jsignals []jsignal

@@ -170,6 +170,27 @@ func (s *Server) registerJourneys(api huma.API) {
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{
+		OperationID: "get-journey-settings", Method: http.MethodGet, Path: "/api/v1/journeys/settings", Tags: tags,
+		Summary: "What all journeys share: the frequency cap, across channels and per channel",
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body store.JourneySettings }, error) {
+		set, err := s.store.JourneySettings(ctx)
+		if err != nil {
+			return nil, s.journeyProblem(err)
+		}
+		return &struct{ Body store.JourneySettings }{set}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "set-journey-settings", Method: http.MethodPut, Path: "/api/v1/journeys/settings", Tags: tags,
+		Summary:      "Set the frequency cap; journeys apply it from their next step",
+		MaxBodyBytes: maxSmallBody,
+	}, func(ctx context.Context, in *struct{ Body store.JourneySettings }) (*struct{ Body store.JourneySettings }, error) {
+		set, err := s.store.SetJourneySettings(ctx, in.Body)
+		if err != nil {
+			return nil, s.journeyProblem(err)
+		}
+		return &struct{ Body store.JourneySettings }{set}, nil
+	})
+	huma.Register(api, huma.Operation{
 		OperationID: "get-journey", Method: http.MethodGet, Path: "/api/v1/journeys/{ref}", Tags: tags,
 		Summary: "One journey, with its live document",
 	}, func(ctx context.Context, in *journeyRef) (*journeyOutput, error) {
@@ -254,11 +275,14 @@ func (s *Server) registerJourneys(api huma.API) {
 func (s *Server) journeyProblem(err error) error {
 	var de *journey.DocumentError
 	var ne *store.ErrNotEnrolled
+	var ce *journey.CapError
 	switch {
 	case errors.As(err, &de):
 		return problems("the journey is invalid; nothing was saved", de.Problems)
 	case errors.As(err, &ne):
 		return huma.Error409Conflict(ne.Error())
+	case errors.As(err, &ce):
+		return fieldError("frequency_cap."+ce.Field, ce.Reason, nil)
 	case errors.Is(err, store.ErrJourneyNotFound):
 		return huma.Error404NotFound("journey not found")
 	}

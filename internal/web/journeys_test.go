@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -201,5 +202,60 @@ func TestJourneyPreviewAndMigrateAPI(t *testing.T) {
 		if !strings.Contains(string(r.Raw), `"migrated":0`) || !strings.Contains(string(r.Raw), `"left":1`) || !strings.Contains(string(r.Raw), `"version":2`) {
 			t.Errorf("publish with migrate: %s", r.Raw)
 		}
+	})
+}
+
+func TestJourneySettingsAPI(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		type settings struct {
+			FrequencyCap journey.Cap `json:"frequency_cap"`
+		}
+		got := decode[settings](t, a.do(t, "GET", "/api/v1/journeys/settings", nil))
+		if !reflect.DeepEqual(got.FrequencyCap, journey.DefaultCap) {
+			t.Errorf("default settings %+v; want %+v", got, journey.DefaultCap)
+		}
+		want := journey.Cap{PerDay: 2, PerWeek: 6, Channels: map[string]journey.Limit{"sms": {PerDay: 1, PerWeek: 2}}}
+		r := a.do(t, "PUT", "/api/v1/journeys/settings", map[string]any{"frequency_cap": map[string]any{"per_day": 2, "per_week": 6,
+			"channels": map[string]any{"sms": map[string]any{"per_day": 1, "per_week": 2}}}})
+		wantStatus(t, r, http.StatusOK)
+		if got := decode[settings](t, r); !reflect.DeepEqual(got.FrequencyCap, want) {
+			t.Errorf("PUT answered %+v; want %+v", got.FrequencyCap, want)
+		}
+		for _, tc := range []struct {
+			name, body, location string
+		}{
+			{"negative", `{"frequency_cap": {"per_day": -1}}`, "body.frequency_cap.per_day"},
+			{"day above week", `{"frequency_cap": {"per_day": 5, "per_week": 3}}`, "body.frequency_cap.per_day"},
+			{"huge", `{"frequency_cap": {"per_week": 99999999}}`, "body.frequency_cap.per_week"},
+			{"unknown channel", `{"frequency_cap": {"channels": {"fax": {"per_day": 1}}}}`, "body.frequency_cap.channels.fax"},
+			{"channel above the cap", `{"frequency_cap": {"per_day": 1, "channels": {"email": {"per_day": 2}}}}`, "body.frequency_cap.channels.email.per_day"},
+			{"hostile channel", `{"frequency_cap": {"channels": {"<script>": {"per_day": 1}}}}`, ""},
+			{"not a number", `{"frequency_cap": {"per_day": "one"}}`, ""},
+			{"unknown field", `{"frequency_cap": {"per_month": 10}}`, ""},
+			{"malformed", `{"frequency_cap": {`, ""},
+			{"empty", ``, ""},
+			{"oversized", `{"frequency_cap": {"channels": {"` + strings.Repeat("x", 20<<10) + `": {}}}}`, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := a.do(t, "PUT", "/api/v1/journeys/settings", tc.body, "Content-Type", "application/json")
+				if r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest && r.Status != http.StatusRequestEntityTooLarge {
+					t.Fatalf("status %d; want 4xx\n%s", r.Status, r.Raw)
+				}
+				if tc.location != "" {
+					wantProblem(t, r, http.StatusUnprocessableEntity, tc.location)
+				}
+			})
+		}
+		if got := decode[settings](t, a.do(t, "GET", "/api/v1/journeys/settings", nil)); !reflect.DeepEqual(got.FrequencyCap, want) {
+			t.Errorf("after refused changes %+v; want %+v unchanged", got.FrequencyCap, want)
+		}
+		if r := a.send(t, "GET", "/api/v1/journeys/settings", nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("no key: status %d; want 401", r.Status)
+		}
+		// The name is the API's: no journey may take it.
+		wantStatus(t, a.do(t, "POST", "/api/v1/templates", map[string]any{"name": "welcome-d0", "channel": "email",
+			"subject": "Welcome", "html": "<p>Hi</p>"}), http.StatusCreated)
+		doc := strings.Replace(apiJourney, "name: welcome", "name: settings", 1)
+		wantProblem(t, a.do(t, "POST", "/api/v1/journeys", doc, "Content-Type", "application/yaml"), http.StatusUnprocessableEntity, "")
 	})
 }
