@@ -12,6 +12,7 @@ import (
 
 	"github.com/nurturehq/nurture/internal/contact"
 	"github.com/nurturehq/nurture/internal/event"
+	"github.com/nurturehq/nurture/internal/journey"
 	"github.com/nurturehq/nurture/internal/score"
 )
 
@@ -385,6 +386,14 @@ func (t *tx) insertContact(c contact.Contact, source string, now time.Time) (con
 		t.created = map[int64]bool{}
 	}
 	t.created[c.ID] = true
+	// What a new contact has is what this transaction gives it: its row
+	// is locked by the insert, and its messages of the last 7 days (the
+	// frequency cap) are those it queues (noteQueued keeps the entry).
+	t.lock(c.ID)
+	if t.recent == nil {
+		t.recent = map[int64][]journey.Sent{}
+	}
+	t.recent[c.ID] = nil
 	if err := t.syncTags(c.ID, nil, c.Tags); err != nil {
 		return c, err
 	}

@@ -532,11 +532,17 @@ func (t *tx) runSignals() error {
 // contactEnrolments are the contact's enrolments still in a journey,
 // locked for the transaction on PostgreSQL.
 func (t *tx) contactEnrolments(contactID int64) ([]enrolment, error) {
+	if t.created[contactID] && !t.enrolled[contactID] {
+		return nil, nil
+	}
 	return t.enrolments(`WHERE contact_id = ? AND status IN ('active', 'waiting', 'paused') ORDER BY id`+t.s.d.forUpdate, contactID)
 }
 
 // enrolments reads the enrolments a condition (and order, limit, lock) selects.
 func (t *tx) enrolments(where string, args ...any) ([]enrolment, error) {
+	if err := t.flushSteps(); err != nil {
+		return nil, err
+	}
 	rows, err := t.query(`SELECT `+enrolmentColumns+` FROM enrolments `+where, args...)
 	if err != nil {
 		return nil, err
@@ -612,8 +618,14 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 	}
 	var last sql.NullInt64
 	var in bool
-	err := t.queryRow(`SELECT MAX(entered_at), COALESCE(MAX(CASE WHEN status IN ('active', 'waiting', 'paused') THEN 1 ELSE 0 END), 0) = 1
+	if err := t.flushSteps(); err != nil {
+		return 0, err
+	}
+	var err error
+	if !t.created[c.ID] || t.enrolled[c.ID] {
+		err = t.queryRow(`SELECT MAX(entered_at), COALESCE(MAX(CASE WHEN status IN ('active', 'waiting', 'paused') THEN 1 ELSE 0 END), 0) = 1
 		FROM enrolments WHERE journey_id = ? AND contact_id = ?`, lj.id, c.ID).Scan(&last, &in)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -636,6 +648,10 @@ func (t *tx) enrol(lj *liveJourney, c *contact.Contact, now time.Time) (int64, e
 		string(state), null(st.Reason), ms(now), ms(now), j.Doc.Priority).Scan(&e.id); err != nil {
 		return 0, err
 	}
+	if t.enrolled == nil {
+		t.enrolled = map[int64]bool{}
+	}
+	t.enrolled[c.ID] = true
 	t.journeyStat(lj.id, lj.version, "", "entered", "")
 	if err := t.appendSystemEvent(c.ID, "journey_entered", "journey", now, map[string]any{"journey": j.Doc.Name, "enrolment": e.id}); err != nil {
 		return 0, err
@@ -694,6 +710,9 @@ func (t *tx) journeyInput(j *journey.Journey, e enrolment, c *contact.Contact, n
 // (the frequency cap) of the contacts the condition selects, by contact;
 // every contact named has an entry, with or without messages.
 func (t *tx) readRecent(now time.Time, where string, ids any) (map[int64][]journey.Sent, error) {
+	if err := t.flushSteps(); err != nil {
+		return nil, err
+	}
 	out := map[int64][]journey.Sent{}
 	arg := ids
 	switch v := ids.(type) {
@@ -731,9 +750,11 @@ func (t *tx) saveEnrolment(j *journey.Journey, e *enrolment, st journey.State, f
 		// The status is in an index's condition: left out of the statement,
 		// SQLite does not touch that index (most moves: waiting to waiting).
 		state, _ := json.Marshal(st)
-		if _, err := t.exec(`UPDATE enrolments SET step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
-			st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id); err != nil {
-			return err
+		if !t.moveLater(e.id, st.Step, dueMs(st), string(state), null(st.Reason), ms(now)) {
+			if _, err := t.exec(`UPDATE enrolments SET step = ?, due_at = ?, state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+				st.Step, dueMs(st), string(state), null(st.Reason), ms(now), e.id); err != nil {
+				return err
+			}
 		}
 	} else if err := t.saveEnrolmentRow(e, st, now); err != nil {
 		return err
@@ -908,15 +929,13 @@ func (t *tx) flushJourneyStats() error {
 	slices.SortFunc(keys, func(a, b jstatKey) int {
 		return strings.Compare(fmt.Sprint(a.journeyID, a.version, a.step, a.metric, a.detail), fmt.Sprint(b.journeyID, b.version, b.step, b.metric, b.detail))
 	})
-	for _, k := range keys {
-		if _, err := t.exec(`INSERT INTO journey_stats (journey_id, version, step, metric, detail, count) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (journey_id, version, step, metric, detail) DO UPDATE SET count = journey_stats.count + excluded.count`,
-			k.journeyID, k.version, k.step, k.metric, k.detail, t.jstats[k]); err != nil {
-			return err
-		}
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		rows[i] = []any{k.journeyID, k.version, k.step, k.metric, k.detail, t.jstats[k]}
 	}
 	t.jstats = nil
-	return nil
+	return t.execRows(`INSERT INTO journey_stats (journey_id, version, step, metric, detail, count) VALUES `, 6,
+		` ON CONFLICT (journey_id, version, step, metric, detail) DO UPDATE SET count = journey_stats.count + excluded.count`, rows)
 }
 
 // RunDueSteps moves on up to limit enrolments whose timers are due, in one
@@ -955,10 +974,11 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return err
 		}
-		defer func() { t.recent = nil }()
+		defer func() { t.recent, t.steps = nil, nil }()
 		if t.recent, err = t.readRecent(now, t.s.inIDs("contact_id"), ids); err != nil {
 			return err
 		}
+		t.batchSteps()
 		for i := range due {
 			e := &due[i]
 			if paused[e.journeyID] {
@@ -991,7 +1011,7 @@ func (s *Store) RunDueSteps(ctx context.Context, limit int) (int, error) {
 			}
 			n++
 		}
-		return nil
+		return t.flushSteps()
 	})
 	return n, err
 }

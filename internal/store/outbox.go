@@ -124,6 +124,9 @@ func (s *Store) wakeOutbox() {
 // queueMessage is QueueMessage inside a transaction: journeys and the
 // first-contact rule queue in the transaction of the change that decided.
 func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
+	if err := t.flushSteps(); err != nil {
+		return Message{}, err
+	}
 	if in.Kind != KindMarketing && in.Kind != KindTransactional {
 		return Message{}, fmt.Errorf("message kind %q: want marketing or transactional", in.Kind)
 	}
@@ -180,7 +183,16 @@ func (t *tx) queueLocked(in MessageInput, now time.Time) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := t.exec(insertMessage, t.messageArgs(in, tp, now)...)
+	args := t.messageArgs(in, tp, now)
+	if t.queueLater(args) {
+		// Batched: taken as new. Its key was queued before only if this
+		// step ran before without its state being saved, which one
+		// transaction rules out.
+		t.queued = true
+		t.noteQueued(in, tp.Channel, now)
+		return true, nil
+	}
+	res, err := t.exec(insertMessage, args...)
 	if err != nil {
 		return false, err
 	}

@@ -147,6 +147,9 @@ func (t *tx) scoreState(id int64) (score.State, error) {
 // loadScoreState reads a contact's state from the database.
 func (t *tx) loadScoreState(id int64) (score.State, error) {
 	var st score.State
+	if b := t.buf(); t.created[id] && !b.forgotten[id] && !b.written[id] {
+		return st, nil // created by this transaction: no state written yet
+	}
 	var raw string
 	err := t.queryRow("SELECT state FROM score_state WHERE contact_id = ?", id).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -213,6 +216,9 @@ func (t *tx) flushEvents() error {
 // flushScores writes the queued events, states and ledger rows.
 func (t *tx) flushScores() error {
 	if err := t.flushEvents(); err != nil {
+		return err
+	}
+	if err := t.flushJourneyStats(); err != nil {
 		return err
 	}
 	if err := t.flushSegments(); err != nil {

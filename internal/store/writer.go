@@ -311,16 +311,15 @@ func (w *writer) attemptOnce(ctx context.Context, batch []*request, isolate bool
 	return nil
 }
 
-// runOp runs an op and writes the events scoring queued for it.
+// runOp runs an op and writes the events scoring queued for it. Its
+// journey counters wait for the end of the transaction (flushScores): a
+// failed op rolls the whole transaction back.
 func runOp(t *tx, o op) error {
 	if err := o(t); err != nil {
 		t.jstats, t.jsignals = nil, nil
 		return err
 	}
 	if err := t.runSignals(); err != nil {
-		return err
-	}
-	if err := t.flushJourneyStats(); err != nil {
 		return err
 	}
 	return t.flushEvents()
@@ -386,8 +385,11 @@ type tx struct {
 	// epochs is the segment key epochs it read or wrote, for epochsOf (segkeys.go).
 	epochs   *keyEpochs
 	epochsOf *segCatalog
-	// created is the contacts it created.
-	created map[int64]bool
+	// created is the contacts it created; enrolled those of them it
+	// enrolled in a journey. A created contact has no rows in other
+	// tables but those this transaction wrote, so reads can be skipped.
+	created  map[int64]bool
+	enrolled map[int64]bool
 	// queued says it queued messages or webhook deliveries: the dispatcher
 	// is woken when it commits.
 	queued bool
@@ -415,6 +417,8 @@ type tx struct {
 	// runs, kept as it queues more (the frequency cap).
 	templates map[string]Template
 	recent    map[int64][]journey.Sent
+	// steps batches a due-steps run's writes on PostgreSQL (stepWrites).
+	steps *stepWrites
 	// jsignals are what scoring and segments noticed for journeys'
 	// triggers (a segment entered, a score crossing), run at the op's end.
 	jsignals []jsignal
