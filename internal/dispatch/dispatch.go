@@ -180,22 +180,37 @@ func (d *Dispatcher) send(ctx context.Context, batch []store.Outgoing) error {
 	return <-recorded
 }
 
-// recorder writes outcomes in small groups until results is closed. Even
+// recorder writes outcomes in small groups until results is closed, even
 // when ctx ended (shutdown): what went out must be marked, or it would be
-// in doubt. After a failed write it keeps draining (and retrying) so that
-// senders never block.
+// in doubt.
 func (d *Dispatcher) recorder(ctx context.Context, results <-chan store.Outcome) error {
-	ctx = context.WithoutCancel(ctx)
+	return record(context.WithoutCancel(ctx), results, d.st.CompleteMessages)
+}
+
+// finalTries is how many times the last outcomes are written before they
+// are given up (their messages are then in doubt once their lease ends:
+// reported, never resent).
+const finalTries = 5
+
+// record is recorder's loop. A failed write keeps its outcomes and is
+// tried again, backing off up to a second, while results go on being
+// drained so that senders never block.
+func record(ctx context.Context, results <-chan store.Outcome, complete func(context.Context, []store.Outcome) error) error {
 	var pending []store.Outcome
-	var firstErr error
+	var lastErr error
+	var backoff time.Duration
+	var retryAt time.Time
 	flush := func() {
-		if len(pending) == 0 {
+		if len(pending) == 0 || backoff > 0 && time.Now().Before(retryAt) {
 			return
 		}
-		if err := d.st.CompleteMessages(ctx, pending); err != nil && firstErr == nil {
-			firstErr = err
+		if err := complete(ctx, pending); err != nil {
+			lastErr = err
+			backoff = min(max(2*backoff, recordWithin), time.Second)
+			retryAt = time.Now().Add(backoff)
+			return
 		}
-		pending = pending[:0]
+		pending, lastErr, backoff = pending[:0], nil, 0
 	}
 	tick := time.NewTicker(recordWithin)
 	defer tick.Stop()
@@ -203,8 +218,18 @@ func (d *Dispatcher) recorder(ctx context.Context, results <-chan store.Outcome)
 		select {
 		case o, ok := <-results:
 			if !ok {
-				flush()
-				return firstErr
+				for try := range finalTries {
+					if len(pending) == 0 {
+						return nil
+					}
+					time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+					backoff = 0
+					flush()
+				}
+				if len(pending) > 0 {
+					return fmt.Errorf("record the outcomes of %d messages (they will be in doubt): %w", len(pending), lastErr)
+				}
+				return nil
 			}
 			pending = append(pending, o)
 			if len(pending) >= recordEvery {
