@@ -82,7 +82,7 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 	case doc.Name == "settings":
 		c.add(`"settings" is reserved (the API's /api/v1/journeys/settings)`, "name")
 	}
-	if badText(doc.Description) || len(doc.Description) > 2000 {
+	if score.BadText(doc.Description) || len(doc.Description) > 2000 {
 		c.add("at most 2000 characters, no control characters", "description")
 	}
 	// Trigger.
@@ -168,7 +168,7 @@ func (c *checker) compile(doc Document, cat Catalog) *Journey {
 			j.quiet = quiet{start: s, end: e, weekends: q.Weekends}
 		}
 	}
-	if badText(doc.List) || len(doc.List) > 100 {
+	if score.BadText(doc.List) || len(doc.List) > 100 {
 		c.add("at most 100 characters, no control characters", "list")
 	}
 	c.steps(j, doc.Steps, cat)
@@ -219,7 +219,7 @@ func (c *checker) trigger(j *Journey, t Trigger) {
 		if !fieldPattern.MatchString(t.Field.Name) {
 			c.add("a field name: a contact field (stage, owner, country…) or custom_fields.NAME", "trigger", "field", "name")
 		}
-		if badText(t.Field.To) || badText(t.Field.From) || len(t.Field.To) > 200 || len(t.Field.From) > 200 {
+		if score.BadText(t.Field.To) || score.BadText(t.Field.From) || len(t.Field.To) > 200 || len(t.Field.From) > 200 {
 			c.add("at most 200 characters, no control characters", "trigger", "field")
 		}
 		j.on = "field_changed"
@@ -265,7 +265,7 @@ func (c *checker) condition(src string, path ...any) *vm.Program {
 	if src == "" {
 		return nil
 	}
-	if badText(src) || len(src) > 2000 {
+	if score.BadText(src) || len(src) > 2000 {
 		c.add("at most 2000 characters, no control characters", path...)
 		return nil
 	}
@@ -463,7 +463,7 @@ func (c *checker) steps(j *Journey, steps []Step, cat Catalog) {
 				if !fieldPattern.MatchString(k) || strings.HasPrefix(k, "custom_fields.") {
 					c.add("a custom field name is 1 to 64 of a-z 0-9 _ starting with a letter", "steps", i, "update", "fields", k)
 				}
-				if badText(v) || len(v) > 200 {
+				if score.BadText(v) || len(v) > 200 {
 					c.add("at most 200 characters, no control characters", "steps", i, "update", "fields", k)
 				}
 			}
@@ -472,7 +472,7 @@ func (c *checker) steps(j *Journey, steps []Step, cat Catalog) {
 				c.add("a goal step needs the journey's objective", "steps", i, "goal")
 			}
 		case KindExit:
-			if badText(s.Exit.Reason) || len(s.Exit.Reason) > 100 {
+			if score.BadText(s.Exit.Reason) || len(s.Exit.Reason) > 100 {
 				c.add("at most 100 characters, no control characters", "steps", i, "exit", "reason")
 			}
 		}
@@ -495,7 +495,7 @@ func (c *checker) send(j *Journey, s *Send, cat Catalog, i int) {
 		c.add(`kind is "marketing" (the default) or "transactional"`, "steps", i, "send", "kind")
 	}
 	if s.Channel == "task" {
-		if s.Title == "" || badText(s.Title) || len(s.Title) > 200 {
+		if s.Title == "" || score.BadText(s.Title) || len(s.Title) > 200 {
 			c.add("a task needs a title of at most 200 characters", "steps", i, "send", "title")
 		}
 		return

@@ -7,7 +7,6 @@
 package journey
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -271,26 +270,7 @@ type checker struct {
 }
 
 func (c *checker) add(reason string, path ...any) {
-	parts := make([]string, len(path))
-	for i, p := range path {
-		switch v := p.(type) {
-		case int:
-			parts[i] = "[" + strconv.Itoa(v) + "]"
-		default:
-			parts[i] = fmt.Sprint(v)
-		}
-	}
-	c.problems = append(c.problems, Problem{Line: score.LineOf(c.root, path...),
-		Path: strings.ReplaceAll(strings.Join(parts, "."), ".[", "["), Reason: reason})
-}
-
-func badText(s string) bool {
-	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
-			return true
-		}
-	}
-	return false
+	c.problems = append(c.problems, score.ProblemAt(c.root, reason, path...))
 }
 
 // parseClock reads "HH:MM" as minutes after midnight.

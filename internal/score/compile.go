@@ -108,7 +108,7 @@ func compile(doc Document, root *yaml.Node) (*Rules, error) {
 	for i, d := range doc.Rules {
 		rl := &rule{RuleDef: d, window: max(d.Limit.PerDay, d.Limit.PerWeek)}
 		if d.When != "" {
-			if len(d.When) > maxExpr || badText(d.When) {
+			if len(d.When) > maxExpr || BadText(d.When) {
 				c.add("at most 2000 characters, no control characters", "rules", i, "when")
 				continue
 			}

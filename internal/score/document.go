@@ -324,6 +324,12 @@ type checker struct {
 }
 
 func (c *checker) add(reason string, path ...any) {
+	c.problems = append(c.problems, ProblemAt(c.root, reason, path...))
+}
+
+// ProblemAt is a problem at path in the document root (its line found
+// there): path elements are keys, and ints for list indexes.
+func ProblemAt(root *yaml.Node, reason string, path ...any) Problem {
 	parts := make([]string, len(path))
 	for i, p := range path {
 		switch v := p.(type) {
@@ -333,13 +339,12 @@ func (c *checker) add(reason string, path ...any) {
 			parts[i] = fmt.Sprint(v)
 		}
 	}
-	c.problems = append(c.problems, Problem{Line: lineOf(c.root, path...),
-		Path: strings.ReplaceAll(strings.Join(parts, "."), ".[", "["), Reason: reason})
+	return Problem{Line: lineOf(root, path...), Path: strings.ReplaceAll(strings.Join(parts, "."), ".[", "["), Reason: reason}
 }
 
-// text reports control and bidirectional-override characters, which have no
-// place in ids, names and expressions and can hide what a rule does.
-func badText(s string) bool {
+// BadText reports control and bidirectional-override characters, which
+// have no place in ids, names and expressions and can hide what a rule does.
+func BadText(s string) bool {
 	for _, r := range s {
 		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
 			return true
@@ -369,7 +374,7 @@ func (c *checker) validate(doc Document) {
 		if !idPattern.MatchString(name) {
 			c.add("a score name is 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", "scores", name)
 		}
-		if badText(def.Description) || len(def.Description) > 500 {
+		if BadText(def.Description) || len(def.Description) > 500 {
 			c.add("description: at most 500 characters, no control characters", "scores", name, "description")
 		}
 		for i, part := range def.Sum {
@@ -419,7 +424,7 @@ func (c *checker) validate(doc Document) {
 			}
 			seen[r.ID] = i
 		}
-		if badText(r.Description) || len(r.Description) > 500 {
+		if BadText(r.Description) || len(r.Description) > 500 {
 			c.add("at most 500 characters, no control characters", "rules", i, "description")
 		}
 		switch {
@@ -497,7 +502,7 @@ func (c *checker) validate(doc Document) {
 			if b.Lifecycle != "" && !slices.Contains(raisable, b.Lifecycle) {
 				c.add("one of "+strings.Join(raisable, ", "), "thresholds", "bands", i, "lifecycle")
 			}
-			if badText(b.Task) || len(b.Task) > 200 {
+			if BadText(b.Task) || len(b.Task) > 200 {
 				c.add("at most 200 characters, no control characters", "thresholds", "bands", i, "task")
 			}
 			if b.Emit != "" && !typePattern.MatchString(b.Emit) {
