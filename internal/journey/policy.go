@@ -2,8 +2,8 @@ package journey
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -79,12 +79,7 @@ func (c Cap) Validate() error {
 	if all.PerDay > all.PerWeek {
 		return bad("per_day", "%d a day is more than the %d a week allowed", all.PerDay, all.PerWeek)
 	}
-	names := make([]string, 0, len(c.Channels))
-	for ch := range c.Channels {
-		names = append(names, ch)
-	}
-	sort.Strings(names)
-	for _, ch := range names {
+	for _, ch := range slices.Sorted(maps.Keys(c.Channels)) {
 		l := c.Channels[ch]
 		prefix := "channels." + ch + "."
 		if !slices.Contains(CapChannels, ch) {

@@ -474,14 +474,7 @@ func (c *Calendar) Elapsed(from, to time.Time) time.Duration {
 	var sum time.Duration
 	w := c.walk(from, to)
 	for s, ok := w.next(); ok && s.From.Before(to); s, ok = w.next() {
-		a, b := s.From, s.To
-		if a.Before(from) {
-			a = from
-		}
-		if b.After(to) {
-			b = to
-		}
-		if a.Before(b) {
+		if a, b, in := clip(s, from, to); in {
 			n := b.Sub(a)
 			if sum > maxDuration-n {
 				return maxDuration
@@ -493,6 +486,18 @@ func (c *Calendar) Elapsed(from, to time.Time) time.Duration {
 }
 
 const maxDuration = time.Duration(1<<63 - 1)
+
+// clip is s within [from, to); in is false when nothing is left.
+func clip(s Span, from, to time.Time) (a, b time.Time, in bool) {
+	a, b = s.From, s.To
+	if a.Before(from) {
+		a = from
+	}
+	if b.After(to) {
+		b = to
+	}
+	return a, b, a.Before(b)
+}
 
 // Spans are the open spans within [from, to), in order, adjacent and
 // overlapping ones merged (12:00-14:00 and 14:00-18:00 make one span),
@@ -507,14 +512,8 @@ func (c *Calendar) Spans(from, to time.Time) []Span {
 	var out []Span
 	w := c.walk(from, to)
 	for s, ok := w.next(); ok && s.From.Before(to); s, ok = w.next() {
-		a, b := s.From, s.To
-		if a.Before(from) {
-			a = from
-		}
-		if b.After(to) {
-			b = to
-		}
-		if !a.Before(b) {
+		a, b, in := clip(s, from, to)
+		if !in {
 			continue
 		}
 		a, b = a.In(w.loc), b.In(w.loc)

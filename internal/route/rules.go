@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -153,12 +154,7 @@ func (c *checker) compile(doc Document, teams Teams) *Rules {
 	if len(doc.Zones) > MaxZones {
 		c.add(fmt.Sprintf("at most %d zones", MaxZones), "zones")
 	}
-	zones := make([]string, 0, len(doc.Zones))
-	for z := range doc.Zones {
-		zones = append(zones, z)
-	}
-	slices.Sort(zones)
-	for _, z := range zones {
+	for _, z := range slices.Sorted(maps.Keys(doc.Zones)) {
 		countries := doc.Zones[z]
 		if !slugRE.MatchString(z) {
 			c.add("a zone name is 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", "zones", z)

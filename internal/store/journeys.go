@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -927,7 +928,8 @@ func (t *tx) flushJourneyStats() error {
 	}
 	// One order, so that two PostgreSQL transactions never wait on each other's rows.
 	slices.SortFunc(keys, func(a, b jstatKey) int {
-		return strings.Compare(fmt.Sprint(a.journeyID, a.version, a.step, a.metric, a.detail), fmt.Sprint(b.journeyID, b.version, b.step, b.metric, b.detail))
+		return cmp.Or(cmp.Compare(a.journeyID, b.journeyID), cmp.Compare(a.version, b.version),
+			strings.Compare(a.step, b.step), strings.Compare(a.metric, b.metric), strings.Compare(a.detail, b.detail))
 	})
 	rows := make([][]any, len(keys))
 	for i, k := range keys {
