@@ -30,6 +30,59 @@ type Document struct {
 	Zones       map[string][]string `yaml:"zones,omitempty" json:"zones,omitempty"`
 	Rules       []Rule              `yaml:"rules,omitempty" json:"rules,omitempty"`
 	DefaultTeam string              `yaml:"default_team" json:"default_team"`
+	// FirstContact is what every new lead gets at once.
+	FirstContact *FirstContact `yaml:"first_contact,omitempty" json:"first_contact,omitempty"`
+	// SLA is the promise of a first human contact, and its escalation.
+	SLA *SLA `yaml:"sla,omitempty" json:"sla,omitempty"`
+}
+
+// FirstContact names the templates of the first touch. Every new lead
+// gets Email (the confirmation, one question and the booking link) when
+// its team is open, EmailClosed (the framing message: when we will call,
+// or book a slot now) when it is not; SMS and WhatsApp only with that
+// channel's consent; and its owner a call task. An empty name sends
+// nothing on that channel.
+type FirstContact struct {
+	Email       string `yaml:"email,omitempty" json:"email,omitempty"`
+	EmailClosed string `yaml:"email_closed,omitempty" json:"email_closed,omitempty"`
+	SMS         string `yaml:"sms,omitempty" json:"sms,omitempty"`
+	WhatsApp    string `yaml:"whatsapp,omitempty" json:"whatsapp,omitempty"`
+	// CallTask creates the owner's call task (default true).
+	CallTask *bool `yaml:"call_task,omitempty" json:"call_task,omitempty"`
+	// BookingURL is the booking link given to the templates as
+	// {{ booking_url }}, when set (an external scheduler).
+	BookingURL string `yaml:"booking_url,omitempty" json:"booking_url,omitempty"`
+}
+
+// DefaultFirstContact is the first touch of a document that names none:
+// the shipped templates (see examples/templates).
+var DefaultFirstContact = FirstContact{Email: "first-contact-email", EmailClosed: "first-contact-closed", SMS: "first-contact-sms"}
+
+// First is the document's first touch, the defaults when it names none.
+func (r *Rules) First() FirstContact {
+	if r == nil || r.Doc.FirstContact == nil {
+		return DefaultFirstContact
+	}
+	return *r.Doc.FirstContact
+}
+
+// Templates are the templates a first touch names.
+func (f FirstContact) Templates() map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]string{"email": f.Email, "email_closed": f.EmailClosed, "sms": f.SMS, "whatsapp": f.WhatsApp} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ZonesOf lists the zones that contain a country.
+func (r *Rules) ZonesOf(country string) []string {
+	if r == nil {
+		return nil
+	}
+	return r.zoneOf[country]
 }
 
 // Rule sends the leads it matches to Team. Every condition given must
@@ -151,6 +204,18 @@ func (c *checker) team(name string, teams Teams, path ...any) {
 func (c *checker) compile(doc Document, teams Teams) *Rules {
 	r := &Rules{Doc: doc, zoneOf: map[string][]string{}}
 	c.team(doc.DefaultTeam, teams, "default_team")
+	if f := doc.FirstContact; f != nil {
+		for _, k := range slices.Sorted(maps.Keys(f.Templates())) {
+			if !slugRE.MatchString(f.Templates()[k]) {
+				c.add("a template name is 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", "first_contact", k)
+			}
+		}
+		if u := f.BookingURL; u != "" && (len(u) > 2048 || !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) ||
+			strings.ContainsAny(u, " \"<>\n\r\t")) {
+			c.add("an http(s) URL of at most 2048 bytes", "first_contact", "booking_url")
+		}
+	}
+	c.sla(doc.SLA, teams)
 	if len(doc.Zones) > MaxZones {
 		c.add(fmt.Sprintf("at most %d zones", MaxZones), "zones")
 	}
