@@ -1,5 +1,6 @@
 // Package examples holds the journeys and templates shipped with Nurture
-// (the DOMAIN's first-contact rule and sequences A, B and C), and installs
+// (sequences A, B and C and the first-contact templates), holidays files
+// and a speed-to-lead setup (owners, teams, routing rules), and installs
 // them: `nurture journeys examples`.
 package examples
 
@@ -15,7 +16,7 @@ import (
 	"github.com/nurturehq/nurture/internal/store"
 )
 
-//go:embed journeys/*.yaml templates/*.yaml
+//go:embed journeys/*.yaml templates/*.yaml holidays/*.yaml speed-to-lead/*.yaml
 var files embed.FS
 
 // File is one shipped file, by its path ("journeys/warm-lead.yaml").

@@ -18,7 +18,7 @@ func TestJourneysCommands(t *testing.T) {
 				t.Fatalf("examples: %v\n%s", err, out)
 			}
 			out, err := run("journeys", "list")
-			if err != nil || !strings.Contains(out, "first-contact") || !strings.Contains(out, "lead_created") {
+			if err != nil || !strings.Contains(out, "warm-lead") || !strings.Contains(out, "form_submitted") {
 				t.Errorf("list: %v\n%s", err, out)
 			}
 			dir := t.TempDir()

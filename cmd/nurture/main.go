@@ -113,6 +113,21 @@ type CLI struct {
 		Examples JourneysExamplesCmd `cmd:"" help:"Install the journeys and templates shipped with Nurture (first contact, sequences A, B, C)."`
 		Settings JourneysSettingsCmd `cmd:"" help:"Print what all journeys share (the frequency cap), or set it from a file."`
 	} `cmd:"" help:"Journeys: nurture sequences as code."`
+	Owners struct {
+		Apply OwnersApplyCmd `cmd:"" help:"Create or replace the sales owners a file lists."`
+		List  OwnersListCmd  `cmd:"" help:"List the owners and whether they take new leads now."`
+	} `cmd:"" help:"Sales owners: the people leads are assigned to."`
+	Teams struct {
+		Apply TeamsApplyCmd `cmd:"" help:"Create or replace the teams a file lists."`
+		List  TeamsListCmd  `cmd:"" help:"List the teams."`
+	} `cmd:"" help:"Teams: members, assignment strategy, business calendar."`
+	Holidays struct {
+		Load HolidaysLoadCmd `cmd:"" help:"Load public holidays files (examples/holidays has FR, US, GB)."`
+	} `cmd:"" help:"Public holidays, which close teams' business calendars."`
+	Routing struct {
+		Apply RoutingApplyCmd `cmd:"" help:"Validate routing rules and apply them to every new lead from now on."`
+		Show  RoutingShowCmd  `cmd:"" help:"Print the routing rules in force."`
+	} `cmd:"" help:"Routing rules: which team answers which lead, the first contact and the SLA."`
 	Hooks struct {
 		Secret HooksSecretCmd `cmd:"" help:"Print the secret that signs what is posted to /hooks/email/* (Nurture-Signature)."`
 	} `cmd:"" help:"Inbound hooks (bounces, complaints, replies)."`

@@ -127,6 +127,11 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	}
 	extra := map[string]any{"unsubscribe_url": unsubURL, "preferences_url": prefsURL, "booking_url": "",
 		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID), "segments": m.Segments}
+	for k, v := range m.Data {
+		if _, ours := extra[k]; !ours || k == "booking_url" {
+			extra[k] = v
+		}
+	}
 	// Tracking: links rewritten once per template version when they can be,
 	// per message otherwise (a layout, links made by Liquid).
 	tracking := e.Tracking && m.Kind == store.KindMarketing && !slices.Contains(c.Tags, store.PrefNoTracking)
@@ -164,8 +169,16 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 	if c.EmailDisplay != "" && strings.EqualFold(c.EmailDisplay, c.Email) {
 		msg.To.Addr = c.EmailDisplay
 	}
-	if m.Kind == store.KindTransactional {
+	if m.Kind == store.KindTransactional || m.Kind == store.KindInternal {
 		msg.From = e.Transactional
+	}
+	if m.Kind == store.KindInternal {
+		to, err := email.ParseAddress(m.Recipient)
+		if err != nil {
+			return nil, &Failure{Reason: "recipient: " + err.Error()}
+		}
+		msg.To = to
+		return msg, nil
 	}
 	if m.Sender != "" {
 		from, err := email.ParseAddress(m.Sender)

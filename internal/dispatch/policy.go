@@ -31,10 +31,20 @@ const (
 //     unsubscribes in one click.
 //   - SMS and WhatsApp need consent granted for that channel (any purpose
 //     for transactional messages, marketing for marketing).
+//   - Internal messages (to the contact's owner, about the contact) go to
+//     their recipient, email only, while the contact is not erased.
 //   - Marketing respects the preference centre: a paused contact, or one
 //     who left the message's topic, gets none.
 func Allowed(m *store.Outgoing) (ok bool, reason string) {
 	c := &m.Contact
+	if m.Kind == store.KindInternal {
+		// To someone of the team about the contact: the contact's
+		// consent is not asked, but an erased contact gets no more mail.
+		if m.Recipient == "" || m.Channel != store.ChannelEmail || c.Email == "" && c.Phone == "" {
+			return false, ReasonNoAddress
+		}
+		return true, ""
+	}
 	if c.Address(m.Channel) == "" {
 		return false, ReasonNoAddress
 	}

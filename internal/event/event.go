@@ -61,6 +61,7 @@ const (
 	MeetingNoShow    = "meeting_no_show"
 	SegmentEntered   = "segment_entered"
 	SegmentExited    = "segment_exited"
+	SLAEscalated     = "sla_escalated"
 )
 
 // Type describes a standard event type.
@@ -106,6 +107,7 @@ var Registry = []Type{
 	{BANTUpdated, "a BANT criterion was recorded; properties criterion, confirmed, by", true},
 	{Converted, "the contact converted (an outcome for backtests and reports)", false},
 	{MeetingNoShow, "the contact did not attend a booked meeting", false},
+	{SLAEscalated, "a level of the first-contact SLA fell due; properties level, at, owner, notified, reassigned_to, breached, text", true},
 }
 
 // IsSystem reports whether only Nurture itself may write events of type t.

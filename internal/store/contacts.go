@@ -356,6 +356,12 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 	if err := t.recordConsents(res.Contact.ID, p.Consents, p.Source, now); err != nil {
 		return res, err
 	}
+	if res.Created && p.Source != "import" {
+		// A new lead is answered at once; an import is not a request.
+		if err := t.speedToLead(&res.Contact, now); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +18,10 @@ import (
 const (
 	KindMarketing     = "marketing"
 	KindTransactional = "transactional"
+	// KindInternal is a message about a contact to someone of the team
+	// (an owner's SLA reminder): it goes to its Recipient, never to the
+	// contact, so the contact's consent and suppression do not apply.
+	KindInternal = "internal"
 )
 
 // Message statuses.
@@ -50,44 +55,54 @@ type MessageInput struct {
 	// IdempotencyKey makes queueing the same message twice return the first.
 	IdempotencyKey string
 	DueAt          time.Time // zero: now
+	// Recipient is the address of an internal message (KindInternal).
+	Recipient string
+	// Data are variables for the template, beside the contact's fields
+	// ({{ owner_name }}, {{ call_at }}).
+	Data map[string]string
 }
 
 // Message is a row of the outbox.
 type Message struct {
-	ID              int64      `json:"id"`
-	ContactID       int64      `json:"contact_id"`
-	Channel         string     `json:"channel"`
-	Kind            string     `json:"kind"`
-	Template        string     `json:"template"`
-	TemplateVersion int        `json:"template_version"`
-	Source          string     `json:"source"`
-	List            string     `json:"list,omitempty"`
-	Topic           string     `json:"topic,omitempty"`
-	Sender          string     `json:"sender,omitempty"`
-	Status          string     `json:"status"`
-	Attempts        int        `json:"attempts"`
-	Reply           string     `json:"reply,omitempty"`
-	DueAt           time.Time  `json:"due_at"`
-	CreatedAt       time.Time  `json:"created_at"`
-	SentAt          *time.Time `json:"sent_at,omitempty"`
-	Opens           int        `json:"-"`
-	Duplicate       bool       `json:"-"`
+	ID              int64             `json:"id"`
+	ContactID       int64             `json:"contact_id"`
+	Channel         string            `json:"channel"`
+	Kind            string            `json:"kind"`
+	Template        string            `json:"template"`
+	TemplateVersion int               `json:"template_version"`
+	Source          string            `json:"source"`
+	List            string            `json:"list,omitempty"`
+	Topic           string            `json:"topic,omitempty"`
+	Sender          string            `json:"sender,omitempty"`
+	Status          string            `json:"status"`
+	Attempts        int               `json:"attempts"`
+	Reply           string            `json:"reply,omitempty"`
+	Recipient       string            `json:"recipient,omitempty"`
+	Data            map[string]string `json:"data,omitempty"`
+	DueAt           time.Time         `json:"due_at"`
+	CreatedAt       time.Time         `json:"created_at"`
+	SentAt          *time.Time        `json:"sent_at,omitempty"`
+	Opens           int               `json:"-"`
+	Duplicate       bool              `json:"-"`
 }
 
 const messageColumns = `id, contact_id, channel, kind, template, template_version, source, list, topic, sender, status,
-	attempts, reply, due_at, created_at, sent_at`
+	attempts, reply, recipient, data, due_at, created_at, sent_at`
 
 func scanMessage(row scanner) (Message, error) {
 	var m Message
-	var list, topic, sender, reply sql.NullString
+	var list, topic, sender, reply, recipient, data sql.NullString
 	var due, created int64
 	var sent sql.NullInt64
 	err := row.Scan(&m.ID, &m.ContactID, &m.Channel, &m.Kind, &m.Template, &m.TemplateVersion, &m.Source,
-		&list, &topic, &sender, &m.Status, &m.Attempts, &reply, &due, &created, &sent)
+		&list, &topic, &sender, &m.Status, &m.Attempts, &reply, &recipient, &data, &due, &created, &sent)
 	if err != nil {
 		return m, err
 	}
-	m.List, m.Topic, m.Sender, m.Reply = list.String, topic.String, sender.String, reply.String
+	m.List, m.Topic, m.Sender, m.Reply, m.Recipient = list.String, topic.String, sender.String, reply.String, recipient.String
+	if data.Valid {
+		_ = json.Unmarshal([]byte(data.String), &m.Data)
+	}
 	m.DueAt, m.CreatedAt = fromMS(due), fromMS(created)
 	if sent.Valid {
 		t := fromMS(sent.Int64)
@@ -127,8 +142,11 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	if err := t.flushSteps(); err != nil {
 		return Message{}, err
 	}
-	if in.Kind != KindMarketing && in.Kind != KindTransactional {
-		return Message{}, fmt.Errorf("message kind %q: want marketing or transactional", in.Kind)
+	if in.Kind != KindMarketing && in.Kind != KindTransactional && in.Kind != KindInternal {
+		return Message{}, fmt.Errorf("message kind %q: want marketing, transactional or internal", in.Kind)
+	}
+	if (in.Kind == KindInternal) != (in.Recipient != "") {
+		return Message{}, fmt.Errorf("an internal message, and only one, has a recipient")
 	}
 	var live int64
 	err := t.queryRow("SELECT id FROM contacts WHERE id = ? AND erased_at IS NULL"+t.s.d.forKeyShare, in.ContactID).Scan(&live)
@@ -158,8 +176,8 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 }
 
 const insertMessage = `INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
-		status, template, source, list, topic, sender, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		status, template, source, list, topic, sender, idempotency_key, recipient, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 func (t *tx) messageArgs(in MessageInput, tp Template, now time.Time) []any {
@@ -171,8 +189,13 @@ func (t *tx) messageArgs(in MessageInput, tp Template, now time.Time) []any {
 	if in.IdempotencyKey != "" {
 		key = in.IdempotencyKey
 	}
+	var data any
+	if len(in.Data) > 0 {
+		b, _ := json.Marshal(in.Data)
+		data = string(b)
+	}
 	return []any{in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
-		in.Source, null(in.List), null(in.Topic), null(in.Sender), key}
+		in.Source, null(in.List), null(in.Topic), null(in.Sender), key, null(in.Recipient), data}
 }
 
 // queueLocked queues a message for a contact the transaction holds (so

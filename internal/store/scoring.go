@@ -112,15 +112,17 @@ func (t *tx) readVersions() error {
 	if t.versionsRead {
 		return nil
 	}
-	var gen, jgen sql.NullString
+	var gen, jgen, rgen sql.NullString
 	err := t.queryRow("SELECT COALESCE(MAX(version), 0), (SELECT value FROM settings WHERE key = '"+segmentsGenKey+"'), "+
-		"(SELECT value FROM settings WHERE key = '"+journeysGenKey+"') FROM scoring_rules").
-		Scan(&t.rulesVersion, &gen, &jgen)
+		"(SELECT value FROM settings WHERE key = '"+journeysGenKey+"'), "+
+		"(SELECT value FROM settings WHERE key = '"+routingGenKey+"') FROM scoring_rules").
+		Scan(&t.rulesVersion, &gen, &jgen, &rgen)
 	if err != nil {
 		return t.s.dbErr("read configuration versions", err)
 	}
 	t.segGen, _ = strconv.ParseInt(gen.String, 10, 64)
 	t.journeysGen, _ = strconv.ParseInt(jgen.String, 10, 64)
+	t.routingGen = parseGen(rgen)
 	t.versionsRead = true
 	return nil
 }
@@ -158,6 +160,11 @@ func (t *tx) scoreEvent(contactID int64, ev score.Event, c *contact.Contact) err
 	}
 	if err := t.segmentEvent(contactID, ev, c, changed); err != nil {
 		return err
+	}
+	if slaStops[ev.Type] {
+		if err := t.stopSLA(contactID, ev); err != nil {
+			return err
+		}
 	}
 	return t.journeyEvent(contactID, ev, c)
 }
@@ -346,8 +353,8 @@ func (t *tx) firstBand(c contact.Contact, ev score.Event) (contact.Contact, erro
 	return c, nil
 }
 
-// FireTimers runs the timers due now: scoring's inactivity decay and
-// segments' time windows. It returns how many it looked at; call it again
+// FireTimers runs the timers due now: scoring's inactivity decay,
+// segments' time windows and SLA clocks' escalation levels. It returns how many it looked at; call it again
 // while that equals limit.
 func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 	now := s.now()
@@ -381,6 +388,8 @@ func (s *Store) FireTimers(ctx context.Context, limit int) (int, error) {
 		switch d.kind {
 		case timerSegment:
 			fire = func(t *tx) error { return t.fireSegmentTimer(d.id) }
+		case timerSLA:
+			fire = func(t *tx) error { return t.fireSLATimer(d.id) }
 		case timerScore:
 		default:
 			fire = func(t *tx) error {

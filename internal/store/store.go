@@ -79,6 +79,7 @@ type Store struct {
 	versions sync.Map
 	// journeyCache keeps the journeys' catalog and compiled versions.
 	journeyCache journeyCache
+	routingCache routingCache
 	queued       chan struct{} // see Queued
 	hooks        atomic.Pointer[hookSubs]
 }

@@ -20,7 +20,10 @@ const (
 
 // TemplateVariables are the variables senders add to every message, which
 // templates may use beside contact.*.
-var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url", "content"}
+var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url", "content",
+	// Speed to lead: the lead's team and owner, when the team will call
+	// (first touch), and the escalation (an SLA reminder to the team).
+	"team", "owner_name", "owner_email", "call_at", "sla_due", "sla_level", "sla_at", "recipient_role"}
 
 // ErrTemplateNotFound means no template has that name.
 var ErrTemplateNotFound = errors.New("template not found")

@@ -402,6 +402,9 @@ type tx struct {
 	rulesVersion int
 	segGen       int64
 	journeysGen  int64
+	routingGen   int64
+	// routingCat is the routing catalog this transaction read.
+	routingCat *routingCatalog
 	// building is the segments a build span is evaluating.
 	building map[string]bool
 	// segBuilt is how far each segment being built is, as this transaction read it.

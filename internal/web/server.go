@@ -130,6 +130,7 @@ func New(cfg Config) *Server {
 	s.registerWebhooks(api)
 	s.registerMailConfig(api)
 	s.registerJourneys(api)
+	s.registerRouting(api)
 	s.registerPublic()
 	s.registerHooks()
 
