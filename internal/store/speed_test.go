@@ -436,3 +436,60 @@ func TestRoutingConfigRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestSpeedReport: time to first touch and to first human contact, SLA
+// attainment, escalations and meetings, by owner.
+func TestSpeedReport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store, clk *clock.Fake) {
+		start := time.Date(2026, 12, 1, 10, 0, 0, 0, paris) // a Tuesday
+		clk.Set(start)
+		salesTeam(t, s, route.RoundRobin)
+		a := newLead(t, s, contact.Input{Email: "a@example.com", Source: "ads"}) // alice: called at 7 min
+		newLead(t, s, contact.Input{Email: "b@example.com", Source: "ads"}) // bob: nobody calls
+		c := newLead(t, s, contact.Input{Email: "c@example.com", Source: "seo"}) // carol: books at 3 min
+		clk.Advance(2 * time.Second)
+		claimed, err := s.ClaimMessages(ctx, store.ClaimParams{Channels: []string{store.ChannelEmail}, Limit: 10, Lease: time.Minute})
+		if err != nil || len(claimed) != 3 {
+			t.Fatalf("claimed %d, %v", len(claimed), err)
+		}
+		for _, m := range claimed {
+			if m.ContactID == a.ID {
+				if err := s.CompleteMessages(ctx, []store.Outcome{{ID: m.ID, Attempt: m.Attempts, Status: store.MessageSent, Event: "email_sent"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		clk.Set(start.Add(3 * time.Minute))
+		if r := s.AppendEvents(ctx, []store.EventInput{{ContactID: c.ID, Type: event.MeetingBooked, Source: "api", OccurredAt: clk.Now()}}); r[0].Err != nil {
+			t.Fatal(r[0].Err)
+		}
+		clk.Set(start.Add(7 * time.Minute))
+		if _, err := s.LogActivity(ctx, a.ID, pipeline.Activity{Type: "call", By: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(start.Add(time.Hour))
+		fire(t, s) // b breaches
+		r, err := s.SpeedToLead(ctx, store.SpeedReportParams{From: start.Add(-time.Hour), To: start.Add(time.Hour), By: "owner"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byKey := map[string]store.SpeedGroup{}
+		for _, g := range r.Groups {
+			byKey[g.Key] = g
+		}
+		// b breached and went to alice, next in turn after carol.
+		al, ca := byKey["alice"], byKey["carol"]
+		if al.Leads != 2 || al.Met != 1 || al.Breached != 1 || *al.Attainment != 50 || *al.FirstHuman.P50 != 420 ||
+			al.FirstTouch.N != 1 || *al.FirstTouch.P50 != 2 || !slices.Equal(al.Levels, []int{1, 1, 1}) {
+			t.Errorf("alice %+v", al)
+		}
+		if ca.Leads != 1 || ca.Met != 1 || *ca.Attainment != 100 || ca.Booked != 1 || len(ca.Levels) != 0 ||
+			ca.FirstHuman.N != 1 || *ca.FirstHuman.P50 != 180 {
+			t.Errorf("carol %+v", ca)
+		}
+		all, err := s.SpeedToLead(ctx, store.SpeedReportParams{From: start.Add(-time.Hour), To: start.Add(time.Hour), By: "source"})
+		if err != nil || len(all.Groups) != 2 || all.Groups[0].Key != "ads" || all.Groups[0].Leads != 2 {
+			t.Errorf("by source %+v, %v", all, err)
+		}
+	})
+}

@@ -119,7 +119,16 @@ type routingVersions struct {
 
 type slaOutput struct{ Body store.SLA }
 
+type speedReportInput struct {
+	From time.Time `query:"from" required:"true" doc:"start of the range (RFC 3339): leads routed from then"`
+	To   time.Time `query:"to" doc:"end of the range, excluded (RFC 3339; default now); at most 366 days after from"`
+	By   string    `query:"by" enum:"owner,team,source," doc:"group by owner, team or source (default: one group)"`
+}
+
+type speedReportOutput struct{ Body store.SpeedReport }
+
 func (s *Server) registerRouting(api huma.API) {
+	s.registerSpeedReport(api)
 	tags := []string{"Speed to lead"}
 	huma.Register(api, huma.Operation{
 		OperationID: "list-owners", Method: http.MethodGet, Path: "/api/v1/owners", Tags: tags,
@@ -319,6 +328,32 @@ func (s *Server) registerRouting(api huma.API) {
 			return nil, s.routingProblem(err)
 		}
 		return &slaOutput{Body: sla}, nil
+	})
+}
+
+func (s *Server) registerSpeedReport(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "speed-to-lead-report", Method: http.MethodGet, Path: "/api/v1/reports/speed-to-lead",
+		Tags: []string{"Speed to lead"}, Summary: "Time to first touch and first human contact, SLA attainment, escalations, meetings",
+		Description: "Over the leads routed in [from, to): p50 and p90 of the seconds from arrival to the first automated " +
+			"message sent and to the first human contact, SLA met, breached and still open, attainment (met / decided), " +
+			"how many leads reached each escalation level, and their meetings booked, held and missed.",
+	}, func(ctx context.Context, in *speedReportInput) (*speedReportOutput, error) {
+		to := in.To
+		if to.IsZero() {
+			to = s.clock.Now()
+		}
+		switch {
+		case !to.After(in.From):
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "query.to", Message: "must be after from"})
+		case to.Sub(in.From) > store.MaxReportRange:
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "query.to", Message: "at most 366 days after from"})
+		}
+		r, err := s.store.SpeedToLead(ctx, store.SpeedReportParams{From: in.From, To: to, By: in.By})
+		if err != nil {
+			return nil, s.problem(err, "")
+		}
+		return &speedReportOutput{Body: r}, nil
 	})
 }
 
