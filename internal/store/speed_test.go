@@ -445,7 +445,7 @@ func TestSpeedReport(t *testing.T) {
 		clk.Set(start)
 		salesTeam(t, s, route.RoundRobin)
 		a := newLead(t, s, contact.Input{Email: "a@example.com", Source: "ads"}) // alice: called at 7 min
-		newLead(t, s, contact.Input{Email: "b@example.com", Source: "ads"}) // bob: nobody calls
+		newLead(t, s, contact.Input{Email: "b@example.com", Source: "ads"})      // bob: nobody calls
 		c := newLead(t, s, contact.Input{Email: "c@example.com", Source: "seo"}) // carol: books at 3 min
 		clk.Advance(2 * time.Second)
 		claimed, err := s.ClaimMessages(ctx, store.ClaimParams{Channels: []string{store.ChannelEmail}, Limit: 10, Lease: time.Minute})
