@@ -161,9 +161,24 @@ func TestSaturdayNightLead(t *testing.T) {
 		if sla, _ := s.LeadSLA(ctx, c.ID); sla.State.Status != route.Running || sla.State.Elapsed != 5*time.Minute {
 			t.Errorf("Monday 09:05: %+v; want running, 5 minutes elapsed", sla.State)
 		}
+		if _, err := s.CreateWebhook(ctx, "https://hooks.example.com/sla", []string{event.SLAEscalated}, "chat"); err != nil {
+			t.Fatal(err)
+		}
 		// 80 %: the owner is reminded.
 		clk.Set(time.Date(2026, 11, 30, 9, 12, 0, 0, paris))
 		fire(t, s)
+		ds, err := s.ClaimDeliveries(ctx, 10, time.Minute)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries %+v, %v; want the escalation", ds, err)
+		}
+		var body struct {
+			Text  string
+			Event struct{ Type string }
+		}
+		if err := json.Unmarshal(ds[0].Body, &body); err != nil || body.Event.Type != event.SLAEscalated ||
+			!strings.HasPrefix(body.Text, "SLA 80% for lead Ada (team paris)") {
+			t.Errorf("webhook body %s, %v; want a Slack-ready text", ds[0].Body, err)
+		}
 		got = eventsOf(t, s, c.ID, event.SLAEscalated)
 		if len(got) != 1 || got[0]["at"] != "80%" || !slices.Equal(anyStrings(got[0]["notified"]), []string{"owner:alice"}) {
 			t.Fatalf("at 09:12: %v; want the 80%% level notifying alice", got)

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nurturehq/nurture/internal/channel/webhook"
+	"github.com/nurturehq/nurture/internal/event"
 )
 
 // ErrWebhookNotFound means no (active) webhook has that id.
@@ -253,7 +256,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			if props.Valid {
 				e.Properties = json.RawMessage(props.String)
 			}
-			c.Body, err = json.Marshal(map[string]any{"delivery": c.ID, "event": e})
+			body := map[string]any{"delivery": c.ID, "event": e}
+			if e.Type == event.SLAEscalated {
+				// Slack's incoming webhooks (and the chat tools that copy
+				// them) post "text" and ignore the rest.
+				var p struct{ Text string }
+				if json.Unmarshal(e.Properties, &p) == nil && p.Text != "" {
+					body["text"] = webhook.SlackEscape(p.Text)
+				}
+			}
+			c.Body, err = json.Marshal(body)
 			if err != nil {
 				return err
 			}
