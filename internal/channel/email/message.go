@@ -61,6 +61,16 @@ type Message struct {
 	// first) and, with the URL, List-Unsubscribe-Post for one-click (RFC 8058).
 	UnsubscribeURL    string
 	UnsubscribeMailto string
+	// Calendar, when set, is an iCalendar object (text/calendar, RFC 5545)
+	// sent with the message (RFC 6047): as a part of the
+	// multipart/alternative with its method (Content-Type: text/calendar;
+	// charset=UTF-8; method=REQUEST), which mail clients show as an
+	// invitation, and again as an attachment invite.ics (application/ics)
+	// for those that do not.
+	Calendar []byte
+	// CalendarMethod is REQUEST or CANCEL, the same as the calendar's
+	// METHOD; required with Calendar.
+	CalendarMethod string
 }
 
 // HeaderMessage carries Message.ID.
@@ -108,7 +118,9 @@ func NewBuilder(tag string, keys ...DKIM) (*Builder, error) {
 
 // Build makes the message as it goes on the wire: multipart/alternative
 // with the text part first and the HTML part last (the one clients prefer),
-// DKIM-signed when the From domain has a key.
+// DKIM-signed when the From domain has a key. With a Calendar it is
+// multipart/mixed: that alternative with the calendar as its last part,
+// then the calendar again as the attachment invite.ics.
 func (b *Builder) Build(m *Message) ([]byte, error) {
 	var body bytes.Buffer
 	sig, err := b.BuildInto(&body, m)
@@ -141,8 +153,12 @@ func (b *Builder) BuildInto(body *bytes.Buffer, m *Message) (sig string, err err
 			return "", fmt.Errorf("reply-to %q is not an email address", m.ReplyTo)
 		}
 	}
-	// Quoted-printable grows HTML by about a tenth; headers take a few KB.
-	body.Grow(len(m.HTML) + len(m.Text) + (len(m.HTML)+len(m.Text))/4 + 4096)
+	if err := checkCalendar(m.Calendar, m.CalendarMethod); err != nil {
+		return "", err
+	}
+	// Quoted-printable grows HTML by about a tenth; headers take a few KB;
+	// a calendar goes twice in base64, a third larger each time.
+	body.Grow(len(m.HTML) + len(m.Text) + (len(m.HTML)+len(m.Text))/4 + 4096 + len(m.Calendar)*8/3)
 	writeMIME(body, m, m.ID+"."+b.tag+"@"+m.From.Domain())
 	k := b.keys[m.From.Domain()]
 	if k == nil {

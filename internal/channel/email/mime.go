@@ -2,6 +2,9 @@ package email
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"mime"
 	"net/mail"
 	"strings"
@@ -12,6 +15,12 @@ import (
 // then multipart/alternative with the text part first and the HTML part
 // last (the one clients prefer), or the one part there is, each encoded
 // quoted-printable in UTF-8. messageID is the Message-ID's inside.
+//
+// With a calendar (RFC 6047) the body is multipart/mixed: the alternative
+// with text/calendar last, then the same calendar as application/ics, the
+// attachment invite.ics, both base64 (a calendar's lines are CRLF-ended
+// and up to 75 octets of UTF-8: base64 keeps them so whatever relays do
+// to line ends and long lines).
 //
 // It replaces go-mail's message writer in the sending path, which spent
 // more per message than the rest of building it (half of it in the
@@ -53,6 +62,38 @@ func writeMIME(b *bytes.Buffer, m *Message, messageID string) {
 		b.Write(appendQP(b.AvailableBuffer(), body))
 	}
 	switch {
+	case len(m.Calendar) > 0:
+		// "=_" occurs in neither quoted-printable nor base64; the two
+		// boundaries differ at their third character, so neither
+		// begins the other.
+		id := strings.Map(boundaryChar, messageID)
+		mixed, alt := "=_mix."+id, "=_alt."+id
+		b.WriteString("Content-Type: multipart/mixed;\r\n boundary=\"" + mixed + "\"\r\n\r\n")
+		b.WriteString("--" + mixed + "\r\n")
+		b.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"" + alt + "\"\r\n\r\n")
+		if m.Text != "" {
+			b.WriteString("--" + alt + "\r\n")
+			part("text/plain", m.Text)
+			b.WriteString("\r\n")
+		}
+		if m.HTML != "" {
+			b.WriteString("--" + alt + "\r\n")
+			part("text/html", m.HTML)
+			b.WriteString("\r\n")
+		}
+		b.WriteString("--" + alt + "\r\n")
+		b.WriteString("Content-Transfer-Encoding: base64\r\nContent-Type: text/calendar; charset=UTF-8; method=")
+		b.WriteString(m.CalendarMethod)
+		b.WriteString("\r\n\r\n")
+		b.Grow(base64Len(len(m.Calendar)))
+		b.Write(appendBase64(b.AvailableBuffer(), m.Calendar))
+		b.WriteString("\r\n--" + alt + "--\r\n")
+		b.WriteString("--" + mixed + "\r\n")
+		b.WriteString("Content-Disposition: attachment; filename=\"invite.ics\"\r\n" +
+			"Content-Transfer-Encoding: base64\r\nContent-Type: application/ics; name=\"invite.ics\"\r\n\r\n")
+		b.Grow(base64Len(len(m.Calendar)))
+		b.Write(appendBase64(b.AvailableBuffer(), m.Calendar))
+		b.WriteString("\r\n--" + mixed + "--\r\n")
 	case m.Text != "" && m.HTML != "":
 		// "=_" never occurs in quoted-printable text, so the boundary
 		// cannot occur in the parts.
@@ -70,6 +111,48 @@ func writeMIME(b *bytes.Buffer, m *Message, messageID string) {
 		part("text/plain", m.Text)
 		b.WriteString("\r\n")
 	}
+}
+
+// checkCalendar refuses a calendar without a method REQUEST or CANCEL, a
+// method without a calendar, and a method other than the calendar's own
+// METHOD, which RFC 6047 §2.4 requires it to be.
+func checkCalendar(cal []byte, method string) error {
+	if len(cal) == 0 {
+		if method != "" {
+			return errors.New("calendar method without a calendar")
+		}
+		return nil
+	}
+	if method != "REQUEST" && method != "CANCEL" {
+		return fmt.Errorf("calendar method %q is not REQUEST or CANCEL", method)
+	}
+	// METHOD is a line of its own: a folded line goes on with a space.
+	for line := range bytes.Lines(cal) {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) > 7 && bytes.EqualFold(line[:7], []byte("METHOD:")) {
+			if string(line[7:]) != method {
+				return fmt.Errorf("calendar method %s is not the calendar's METHOD %q", method, line[7:])
+			}
+			return nil
+		}
+	}
+	return errors.New("calendar has no METHOD property")
+}
+
+// base64Len is the length of n bytes as appendBase64 writes them.
+func base64Len(n int) int { return base64.StdEncoding.EncodedLen(n) + n/57*2 }
+
+// appendBase64 appends data in base64 (RFC 2045 §6.8), in lines of 76
+// characters with CRLF between them.
+func appendBase64(dst, data []byte) []byte {
+	for len(data) > 0 {
+		n := min(len(data), 57)
+		dst = base64.StdEncoding.AppendEncode(dst, data[:n])
+		if data = data[n:]; len(data) > 0 {
+			dst = append(dst, '\r', '\n')
+		}
+	}
+	return dst
 }
 
 // boundaryChar keeps the characters a boundary may hold (RFC 2046 §5.1.1).
