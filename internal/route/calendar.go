@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/nurturehq/nurture/internal/score"
 	"io"
 	"slices"
 	"strconv"
@@ -376,8 +377,8 @@ func ParseHolidays(src []byte) (Holidays, error) {
 		if n := utf8.RuneCountInString(day.Name); n > maxHolidayName {
 			return Holidays{}, &Error{Field: field + ".name", Reason: fmt.Sprintf("longer than %d characters", maxHolidayName)}
 		}
-		if !utf8.ValidString(day.Name) || strings.ContainsFunc(day.Name, unicode.IsControl) {
-			return Holidays{}, &Error{Field: field + ".name", Reason: "contains control characters or invalid UTF-8"}
+		if !utf8.ValidString(day.Name) || strings.ContainsFunc(day.Name, unicode.IsControl) || score.BadText(day.Name) {
+			return Holidays{}, &Error{Field: field + ".name", Reason: "contains control or bidirectional-override characters, or invalid UTF-8"}
 		}
 	}
 	return h, nil

@@ -249,7 +249,7 @@ func yamlError(err error) []Problem {
 		p := Problem{Path: "document", Reason: m}
 		if sub := yamlLine.FindStringSubmatch(m); sub != nil {
 			p.Line, _ = strconv.Atoi(sub[1])
-			p.Reason = strings.NewReplacer("score.", "", "journey.", "").Replace(sub[2])
+			p.Reason = strings.NewReplacer("score.", "", "journey.", "", "route.", "").Replace(sub[2])
 		}
 		ps = append(ps, p)
 	}

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nurturehq/nurture/internal/route"
+	"github.com/nurturehq/nurture/internal/score"
 )
 
 // Errors of routing's configuration.
@@ -258,6 +261,8 @@ func (s *Store) AddAbsence(ctx context.Context, a Absence) (Absence, error) {
 		return a, &route.Error{Field: "to", Reason: "an absence lasts at most 366 days; add another"}
 	case len(a.Reason) > maxAbsenceReason:
 		return a, &route.Error{Field: "reason", Reason: fmt.Sprintf("at most %d bytes", maxAbsenceReason)}
+	case !utf8.ValidString(a.Reason) || score.BadText(a.Reason) || strings.ContainsAny(a.Reason, "\n\t"):
+		return a, &route.Error{Field: "reason", Reason: "one line of printable text"}
 	}
 	a.From, a.To = fromMS(ms(a.From)), fromMS(ms(a.To))
 	err := s.writer.do1(func(t *tx) error {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/nurturehq/nurture/internal/route"
+	"github.com/nurturehq/nurture/internal/score"
 	"github.com/nurturehq/nurture/internal/store"
 )
 
@@ -285,6 +287,12 @@ func (s *Server) registerRouting(api huma.API) {
 			Summary: "Apply a new version of the routing rules", Description: routingDoc,
 			MaxBodyBytes: route.MaxDocumentBytes, DefaultStatus: http.StatusCreated,
 		}, func(ctx context.Context, in *routingInput) (*routingOutput, error) {
+			for _, q := range []struct{ name, v string }{{"comment", in.Comment}, {"by", in.By}} {
+				if !utf8.ValidString(q.v) || score.BadText(q.v) {
+					return nil, huma.Error422UnprocessableEntity("validation failed",
+						&huma.ErrorDetail{Location: "query." + q.name, Message: "printable text only"})
+				}
+			}
 			v, err := s.store.ApplyRouting(ctx, in.RawBody, in.Comment, caller(ctx, in.By))
 			if err != nil {
 				return nil, s.routingProblem(err)
@@ -369,6 +377,9 @@ func (s *Server) routingProblem(err error) error {
 	case errors.As(err, &re):
 		if re.Field == "document" {
 			return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body", Message: re.Reason})
+		}
+		if re.Field == "name" { // owners' and teams' names are in the path
+			return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "path.name", Message: re.Reason})
 		}
 		return fieldError(re.Field, re.Reason, nil)
 	case errors.As(err, &de):
