@@ -558,30 +558,36 @@ func (c *Calendar) walk(from, until time.Time) spanWalker {
 	day := DateOf(from.In(loc)).prev()
 	w := spanWalker{c: c, loc: loc, day: day, wd: day.weekday(), last: DateOf(until.In(loc)).next()}
 	if len(c.Absences) > 0 {
-		w.abs = mergeAbsences(c.Absences)
+		w.abs = mergeSpans(c.Absences, nil)
 	}
 	return w
 }
 
-// mergeAbsences sorts absences and merges the ones that overlap or touch,
-// leaving the caller's slice alone.
-func mergeAbsences(in []Span) []Span {
-	abs := make([]Span, 0, len(in))
-	for _, a := range in {
-		if a.From.Before(a.To) {
-			abs = append(abs, a)
+// mergeSpans sorts the non-empty spans keep accepts (all, if nil) and
+// merges the ones that overlap or touch, in a new slice.
+func mergeSpans(in []Span, keep func(Span) bool) []Span {
+	count := 0
+	for _, x := range in {
+		if x.From.Before(x.To) && (keep == nil || keep(x)) {
+			count++
 		}
 	}
-	slices.SortFunc(abs, func(a, b Span) int { return a.From.Compare(b.From) })
-	out := abs[:0]
-	for _, a := range abs {
-		if n := len(out); n > 0 && !a.From.After(out[n-1].To) {
-			if a.To.After(out[n-1].To) {
-				out[n-1].To = a.To
+	spans := make([]Span, 0, count) // sized first: growing it cost more than the sort
+	for _, x := range in {
+		if x.From.Before(x.To) && (keep == nil || keep(x)) {
+			spans = append(spans, x)
+		}
+	}
+	slices.SortFunc(spans, func(a, b Span) int { return a.From.Compare(b.From) })
+	out := spans[:0]
+	for _, x := range spans {
+		if n := len(out); n > 0 && !x.From.After(out[n-1].To) {
+			if x.To.After(out[n-1].To) {
+				out[n-1].To = x.To
 			}
 			continue
 		}
-		out = append(out, a)
+		out = append(out, x)
 	}
 	return out
 }

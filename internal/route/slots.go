@@ -216,31 +216,7 @@ func (b Booking) Free(cal Calendar, busy []Span, now, start time.Time) bool {
 // takenSpans are the busy spans that touch [from, to), sorted, overlapping
 // and touching ones merged, in a new slice.
 func takenSpans(busy []Span, from, to time.Time) []Span {
-	touches := func(x Span) bool { return x.From.Before(x.To) && x.From.Before(to) && x.To.After(from) }
-	count := 0
-	for _, x := range busy {
-		if touches(x) {
-			count++
-		}
-	}
-	in := make([]Span, 0, count) // sized first: growing it cost more than the sort
-	for _, x := range busy {
-		if touches(x) {
-			in = append(in, x)
-		}
-	}
-	slices.SortFunc(in, func(a, b Span) int { return a.From.Compare(b.From) })
-	out := in[:0]
-	for _, x := range in {
-		if n := len(out); n > 0 && !x.From.After(out[n-1].To) {
-			if x.To.After(out[n-1].To) {
-				out[n-1].To = x.To
-			}
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
+	return mergeSpans(busy, func(x Span) bool { return x.From.Before(to) && x.To.After(from) })
 }
 
 // grid is where slots may start: every step minutes of wall time from the

@@ -505,3 +505,28 @@ func problemText(p problem) string {
 	}
 	return strings.Join(s, "\n")
 }
+
+// TestSpeedReportRefusals: the report's range is required, ordered and
+// bounded; the grouping is one of three; a good range answers.
+func TestSpeedReportRefusals(t *testing.T) {
+	each(t, func(t *testing.T, a *api) {
+		const path = "/api/v1/reports/speed-to-lead"
+		for _, c := range []struct{ query, location string }{
+			{"", "query.from"},
+			{"?from=yesterday", "query.from"},
+			{"?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "query.to"},
+			{"?from=2026-03-02T00:00:00Z&to=2026-03-02T00:00:00Z", "query.to"},
+			{"?from=2025-01-01T00:00:00Z&to=2026-03-02T00:00:00Z", "query.to"},
+			{"?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&by=planet", "query.by"},
+			{"?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&by=owner%27%3B--", "query.by"},
+		} {
+			wantProblem(t, a.do(t, "GET", path+c.query, nil), http.StatusUnprocessableEntity, c.location)
+		}
+		wantProblem(t, a.do(t, "GET", path+"?from=2026-03-01T00:00:00Z&colour=red", nil), http.StatusUnprocessableEntity, "")
+		r := a.do(t, "GET", path+"?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&by=team", nil)
+		wantStatus(t, r, http.StatusOK)
+		if rep := decode[store.SpeedReport](t, r); rep.By != "team" || rep.Groups == nil || len(rep.Groups) != 0 {
+			t.Errorf("report %+v; want no groups", rep)
+		}
+	})
+}
