@@ -166,6 +166,9 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 		Text:    r.Text,
 		Date:    d.clock.Now(),
 	}
+	if len(m.Calendar) > 0 {
+		msg.Calendar, msg.CalendarMethod = m.Calendar, calendarMethod(m.Calendar)
+	}
 	if c.EmailDisplay != "" && strings.EqualFold(c.EmailDisplay, c.Email) {
 		msg.To.Addr = c.EmailDisplay
 	}
@@ -267,4 +270,15 @@ func addFooter(doc, block string) string {
 		return doc[:i] + block + doc[i:]
 	}
 	return doc + block
+}
+
+// calendarMethod is the METHOD of an invitation (REQUEST when it has
+// none), for the text/calendar part's method parameter.
+func calendarMethod(ics []byte) string {
+	for line := range strings.SplitSeq(string(ics), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "METHOD:"); ok {
+			return v
+		}
+	}
+	return "REQUEST"
 }

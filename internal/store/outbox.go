@@ -60,6 +60,9 @@ type MessageInput struct {
 	// Data are variables for the template, beside the contact's fields
 	// ({{ owner_name }}, {{ call_at }}).
 	Data map[string]string
+	// Calendar is an invitation (RFC 5545, with its METHOD) the email
+	// carries as a text/calendar part and an invite.ics attachment.
+	Calendar []byte
 }
 
 // Message is a row of the outbox.
@@ -79,6 +82,7 @@ type Message struct {
 	Reply           string            `json:"reply,omitempty"`
 	Recipient       string            `json:"recipient,omitempty"`
 	Data            map[string]string `json:"data,omitempty"`
+	Calendar        []byte            `json:"-"`
 	DueAt           time.Time         `json:"due_at"`
 	CreatedAt       time.Time         `json:"created_at"`
 	SentAt          *time.Time        `json:"sent_at,omitempty"`
@@ -87,21 +91,24 @@ type Message struct {
 }
 
 const messageColumns = `id, contact_id, channel, kind, template, template_version, source, list, topic, sender, status,
-	attempts, reply, recipient, data, due_at, created_at, sent_at`
+	attempts, reply, recipient, data, calendar, due_at, created_at, sent_at`
 
 func scanMessage(row scanner) (Message, error) {
 	var m Message
-	var list, topic, sender, reply, recipient, data sql.NullString
+	var list, topic, sender, reply, recipient, data, cal sql.NullString
 	var due, created int64
 	var sent sql.NullInt64
 	err := row.Scan(&m.ID, &m.ContactID, &m.Channel, &m.Kind, &m.Template, &m.TemplateVersion, &m.Source,
-		&list, &topic, &sender, &m.Status, &m.Attempts, &reply, &recipient, &data, &due, &created, &sent)
+		&list, &topic, &sender, &m.Status, &m.Attempts, &reply, &recipient, &data, &cal, &due, &created, &sent)
 	if err != nil {
 		return m, err
 	}
 	m.List, m.Topic, m.Sender, m.Reply, m.Recipient = list.String, topic.String, sender.String, reply.String, recipient.String
 	if data.Valid {
 		_ = json.Unmarshal([]byte(data.String), &m.Data)
+	}
+	if cal.Valid {
+		m.Calendar = []byte(cal.String)
 	}
 	m.DueAt, m.CreatedAt = fromMS(due), fromMS(created)
 	if sent.Valid {
@@ -162,6 +169,9 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 	if in.Sender != "" && tp.Channel != ChannelEmail {
 		return Message{}, ErrSenderNotEmail
 	}
+	if len(in.Calendar) > 0 && tp.Channel != ChannelEmail {
+		return Message{}, fmt.Errorf("template %s: only emails carry an invitation", tp.Name)
+	}
 	row := t.queryRow(insertMessage+" RETURNING "+messageColumns, t.messageArgs(in, tp, now)...)
 	m, err := scanMessage(row)
 	t.queued = t.queued || err == nil
@@ -176,8 +186,8 @@ func (t *tx) queueMessage(in MessageInput, now time.Time) (Message, error) {
 }
 
 const insertMessage = `INSERT INTO outbox (contact_id, due_at, created_at, updated_at, template_version, channel, kind,
-		status, template, source, list, topic, sender, idempotency_key, recipient, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		status, template, source, list, topic, sender, idempotency_key, recipient, data, calendar)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 func (t *tx) messageArgs(in MessageInput, tp Template, now time.Time) []any {
@@ -195,7 +205,7 @@ func (t *tx) messageArgs(in MessageInput, tp Template, now time.Time) []any {
 		data = string(b)
 	}
 	return []any{in.ContactID, ms(due), ms(now), ms(now), tp.Version, tp.Channel, in.Kind, MessageQueued, tp.Name,
-		in.Source, null(in.List), null(in.Topic), null(in.Sender), key, null(in.Recipient), data}
+		in.Source, null(in.List), null(in.Topic), null(in.Sender), key, null(in.Recipient), data, null(string(in.Calendar))}
 }
 
 // queueLocked queues a message for a contact the transaction holds (so
