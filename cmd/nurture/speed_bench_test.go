@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -213,6 +214,12 @@ func firstTouch(b *testing.B, db storetest.DB, rate int, dur time.Duration) ftRe
 	commits, writes, dbErrs = commits-commits0, writes-writes0, dbErrs-errs0
 	r.writes = fmt.Sprintf("%.0f writes in %.0f write transactions (%.1f a commit, %.0f commits/s, %.0f database errors)",
 		writes, commits, writes/commits, commits/r.cpu.wall.Seconds(), dbErrs)
+	if args[0] == "--data-dir" {
+		// The checkpointer keeps SQLite's write-ahead log small (store/checkpoint.go).
+		if fi, err := os.Stat(filepath.Join(args[1], "nurture.db-wal")); err == nil {
+			r.writes += fmt.Sprintf(", WAL file %.1f MiB", float64(fi.Size())/(1<<20))
+		}
+	}
 	first, lastOK := leads[0].sent, leads[0].accepted
 	var missing []string
 	wrong := 0

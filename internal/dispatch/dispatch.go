@@ -241,34 +241,86 @@ func record(ctx context.Context, results <-chan store.Outcome, complete func(con
 	}
 }
 
-// Run sends until ctx ends. Between empty claims it sleeps until messages
-// are queued in this process or poll passes (for retries, and for messages
-// other nodes queued); it recovers expired leases every minute (or half a
-// lease, when leases are shorter).
+// Run sends until ctx ends. Unlike Drain, its workers and outcome
+// recorder live as long as it does: a claim never waits for the outcomes
+// of the batch before it to be written, so a message queued while others
+// are being sent is claimed at once. Between empty claims it sleeps until
+// messages are queued in this process or poll passes (for retries, and for
+// messages other nodes queued). It recovers expired leases every minute (or
+// half a lease, when leases are shorter). Webhook deliveries go in a loop
+// of their own, so neither kind of work waits for the other.
 func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) {
-	lastRecover := time.Time{}
+	var hooks sync.WaitGroup
+	hooks.Go(func() { d.runWebhooks(ctx, poll) })
+	// Unbuffered, as in Drain: a crash leaves in doubt at most the batch
+	// in hand, the messages in flight and outcomes not yet recorded.
+	work := make(chan *store.Outgoing)
+	results := make(chan store.Outcome, d.cfg.Concurrency)
+	recorded := make(chan error, 1)
+	go func() { recorded <- d.recorder(ctx, results) }()
+	var workers sync.WaitGroup
+	for range d.cfg.Concurrency {
+		workers.Go(func() {
+			for m := range work {
+				results <- d.deliver(ctx, m)
+			}
+		})
+	}
+	var lastRecover time.Time
 	every := min(time.Minute, d.cfg.Lease/2)
 	for ctx.Err() == nil {
 		if now := d.clock.Now(); now.Sub(lastRecover) >= every {
 			lastRecover = now
-			if err := d.st.RecoverDeliveryLeases(ctx); err != nil && ctx.Err() == nil {
-				d.log.Error("recover webhook leases", "err", err)
-			}
 			if n, err := d.st.RecoverLeases(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("recover message leases", "err", err)
 			} else if n > 0 {
 				d.log.Warn("messages in doubt: their worker stopped while sending", "count", n)
 			}
 		}
-		if _, err := d.Drain(ctx); err != nil && ctx.Err() == nil {
+		batch, err := d.claim(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.Error("dispatch", "err", err)
+		}
+		for i := range batch {
+			work <- &batch[i]
+		}
+		if err == nil && len(batch) == d.cfg.Batch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.st.Queued():
+		case <-time.After(poll):
+		}
+	}
+	close(work)
+	workers.Wait()
+	close(results)
+	if err := <-recorded; err != nil {
+		d.log.Error("dispatch", "err", err)
+	}
+	hooks.Wait()
+}
+
+// runWebhooks is Run's loop for webhook deliveries.
+func (d *Dispatcher) runWebhooks(ctx context.Context, poll time.Duration) {
+	if d.cfg.Webhooks == nil {
+		return
+	}
+	var lastRecover time.Time
+	for ctx.Err() == nil {
+		if now := d.clock.Now(); now.Sub(lastRecover) >= time.Minute {
+			lastRecover = now
+			if err := d.st.RecoverDeliveryLeases(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("recover webhook leases", "err", err)
+			}
 		}
 		if _, err := d.DrainWebhooks(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("webhooks", "err", err)
 		}
 		select {
 		case <-ctx.Done():
-		case <-d.st.Queued():
+		case <-d.st.Hooked():
 		case <-time.After(poll):
 		}
 	}

@@ -131,14 +131,33 @@ func (s *Store) QueueMessage(ctx context.Context, in MessageInput) (Message, err
 	return out, err
 }
 
+// anyDue runs an existence query on a reader. A failed look says yes, so
+// that the claim runs and reports the error.
+func (s *Store) anyDue(ctx context.Context, query string, args ...any) bool {
+	var one int
+	err := s.r.QueryRowContext(ctx, s.q(query), args...).Scan(&one)
+	return !errors.Is(err, sql.ErrNoRows)
+}
+
+func anys[T any](in []T) []any {
+	out := make([]any, len(in))
+	for i, v := range in {
+		out[i] = v
+	}
+	return out
+}
+
 // Queued is signalled (without blocking, coalesced) after messages are
 // queued by this process, so its dispatcher sends them at once rather than
 // at its next poll.
 func (s *Store) Queued() <-chan struct{} { return s.queued }
 
-func (s *Store) wakeOutbox() {
+// Hooked is Queued for webhook deliveries.
+func (s *Store) Hooked() <-chan struct{} { return s.hooked }
+
+func wake(c chan struct{}) {
 	select {
-	case s.queued <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -355,22 +374,27 @@ func (s *Store) ClaimMessages(ctx context.Context, p ClaimParams) ([]Outgoing, e
 	if len(p.Channels) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(p.Channels)), ", ")
+	// A look first, on a reader: most empty claims then cost no write
+	// (the writer is the one resource every lead waits for).
+	if !s.anyDue(ctx, "SELECT 1 FROM outbox WHERE status = 'queued' AND due_at <= ? AND channel IN ("+marks+") LIMIT 1",
+		append([]any{ms(s.now())}, anys(p.Channels)...)...) {
+		return nil, nil
+	}
 	var claimed []Message
 	err := s.writer.do1(func(t *tx) error {
 		claimed = claimed[:0]
 		now := t.s.now()
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(p.Channels)), ", ")
-		args := []any{MessageSending, ms(now.Add(p.Lease)), ms(now), MessageQueued, ms(now)}
-		for _, c := range p.Channels {
-			args = append(args, c)
-		}
+		args := append([]any{MessageSending, ms(now.Add(p.Lease)), ms(now), ms(now)}, anys(p.Channels)...)
 		args = append(args, p.Limit)
 		skip := ""
 		if t.s.d.name == "postgres" {
 			skip = " FOR UPDATE SKIP LOCKED"
 		}
+		// Statuses are literals where a partial index is on them (SQLite
+		// uses an index WHERE status = 'queued' only for the literal).
 		rows, err := t.query(`UPDATE outbox SET status = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id IN (SELECT id FROM outbox WHERE status = ? AND due_at <= ? AND channel IN (`+marks+`)
+			WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND due_at <= ? AND channel IN (`+marks+`)
 			ORDER BY due_at, id LIMIT ?`+skip+`) RETURNING `+messageColumns, args...)
 		if err != nil {
 			return err
@@ -627,8 +651,8 @@ func (s *Store) RecoverLeases(ctx context.Context) (int, error) {
 		n = 0
 		now := t.s.now()
 		rows, err := t.query(`UPDATE outbox SET status = ?, reply = ?, updated_at = ?
-			WHERE status = ? AND lease_until < ? RETURNING id, contact_id, channel, template, kind`,
-			MessageInDoubt, "the worker sending it stopped before reporting", ms(now), MessageSending, ms(now))
+			WHERE status = 'sending' AND lease_until < ? RETURNING id, contact_id, channel, template, kind`,
+			MessageInDoubt, "the worker sending it stopped before reporting", ms(now), ms(now))
 		if err != nil {
 			return err
 		}

@@ -288,7 +288,10 @@ func (t *tx) dropUnflushed() {
 func (t *tx) committed() {
 	t.publishEpochs()
 	if t.queued {
-		t.s.wakeOutbox()
+		wake(t.s.queued)
+	}
+	if t.hooked {
+		wake(t.s.hooked)
 	}
 	if t.scores != nil && t.s.states != nil {
 		t.s.states.commit(t.scores.states, t.scores.written, t.scores.forgotten)

@@ -81,6 +81,8 @@ type Store struct {
 	journeyCache journeyCache
 	routingCache routingCache
 	queued       chan struct{} // see Queued
+	hooked       chan struct{} // see Hooked
+	ckpt         *checkpointer // SQLite
 	hooks        atomic.Pointer[hookSubs]
 }
 
@@ -115,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Store{clock: cfg.Clock, log: cfg.Logger, queued: make(chan struct{}, 1)}
+	s := &Store{clock: cfg.Clock, log: cfg.Logger, queued: make(chan struct{}, 1), hooked: make(chan struct{}, 1)}
 	var err error
 	switch {
 	case IsPostgres(cfg.DatabaseURL):
@@ -163,20 +165,17 @@ func (s *Store) openSQLite(cfg Config) error {
 	// a busy timeout for other processes (the CLI) and foreign keys on.
 	base := "file:" + s.path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
-	// The writer gets a 16 MiB page cache (CacheMB) and checkpoints every
-	// 8,192 pages rather than 1,000: random-order index inserts (events by
-	// contact) dirty many pages per commit, and fewer checkpoints write each
-	// page back fewer times. Measured on 1M events over 45k contacts: 24k ->
-	// 29k events/s, with a 64 MiB cache. 64 MiB cost 90 MB of RSS more than
-	// 16 MiB while sending 100,000 messages, for no difference in ingest or
-	// rescore figures beyond their noise (docs/benchmarks.md).
+	// The writer gets a 16 MiB page cache (CacheMB). 64 MiB cost 90 MB of
+	// RSS more than 16 MiB while sending 100,000 messages, for no
+	// difference in ingest or rescore figures beyond their noise
+	// (docs/benchmarks.md). Checkpoints run beside it (checkpoint.go).
 	cacheMB := cfg.CacheMB
 	if cacheMB <= 0 {
 		cacheMB = 16
 	}
 	// secure_delete zeroes freed content, so erased personal data does not
 	// linger in free pages of the file.
-	w, err := sql.Open("sqlite", base+fmt.Sprintf("&_pragma=cache_size(%d)", -cacheMB<<10)+"&_pragma=wal_autocheckpoint(8192)"+
+	w, err := sql.Open("sqlite", base+fmt.Sprintf("&_pragma=cache_size(%d)", -cacheMB<<10)+fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", backstopCheckpoint)+
 		"&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return err
@@ -191,6 +190,11 @@ func (s *Store) openSQLite(cfg Config) error {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	s.d, s.w, s.r = sqliteDialect, w, r
+	s.ckpt, err = startCheckpointer(s, base)
+	if err != nil {
+		s.closeDBs()
+		return err
+	}
 	return nil
 }
 
@@ -222,7 +226,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	err := s.w.Close()
+	err := errors.Join(s.ckpt.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

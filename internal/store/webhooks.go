@@ -182,7 +182,7 @@ func (t *tx) fanOut(contactID, eventID int64, typ string, at time.Time) error {
 			return err
 		}
 	}
-	t.queued = true
+	t.hooked = true
 	return nil
 }
 
@@ -199,6 +199,9 @@ type OutgoingDelivery struct {
 // ClaimDeliveries takes due webhook deliveries with a lease, and builds
 // each body from its event as it is now.
 func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]OutgoingDelivery, error) {
+	if !s.anyDue(ctx, "SELECT 1 FROM webhook_deliveries WHERE status = 'queued' AND due_at <= ? LIMIT 1", ms(s.now())) {
+		return nil, nil
+	}
 	var out []OutgoingDelivery
 	err := s.writer.do1(func(t *tx) error {
 		out = out[:0]
@@ -208,9 +211,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			skip = " FOR UPDATE SKIP LOCKED"
 		}
 		rows, err := t.query(`UPDATE webhook_deliveries SET status = ?, lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`+skip+`)
+			WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?`+skip+`)
 			RETURNING id, attempts, webhook_id, event_id, event_type, created_at`,
-			DeliverySending, ms(now.Add(lease)), DeliveryQueued, ms(now), limit)
+			DeliverySending, ms(now.Add(lease)), ms(now), limit)
 		if err != nil {
 			return err
 		}
@@ -313,8 +316,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outs []DeliveryOutcome) 
 func (s *Store) RecoverDeliveryLeases(ctx context.Context) error {
 	return s.dbErr("recover webhook leases", s.writer.do1(func(t *tx) error {
 		now := t.s.now()
-		_, err := t.exec("UPDATE webhook_deliveries SET status = ?, lease_until = NULL WHERE status = ? AND lease_until < ?",
-			DeliveryQueued, DeliverySending, ms(now))
+		_, err := t.exec("UPDATE webhook_deliveries SET status = ?, lease_until = NULL WHERE status = 'sending' AND lease_until < ?",
+			DeliveryQueued, ms(now))
 		return err
 	}))
 }

@@ -390,9 +390,9 @@ type tx struct {
 	// tables but those this transaction wrote, so reads can be skipped.
 	created  map[int64]bool
 	enrolled map[int64]bool
-	// queued says it queued messages or webhook deliveries: the dispatcher
-	// is woken when it commits.
-	queued bool
+	// queued says it queued messages, hooked webhook deliveries: the
+	// dispatcher is woken when it commits.
+	queued, hooked bool
 	// locked is the contacts this transaction has locked for scoring (PostgreSQL).
 	locked map[int64]bool
 	// segRead is the segments this transaction read.
