@@ -180,12 +180,6 @@ func (t *tx) leadData(cat *routingCatalog, tm *teamInfo, o *ownerInfo, c *contac
 // contact's owner and an owner_assigned event with the rule that chose
 // the team. No member available leaves the lead without an owner.
 func (t *tx) assignOwner(cat *routingCatalog, tm *teamInfo, c *contact.Contact, rule, skip string, now time.Time) error {
-	// The cursor is read and moved under the team's row lock, so two
-	// leads arriving at once take two turns.
-	var cursor int64
-	if err := t.queryRow("SELECT cursor FROM teams WHERE name = ?"+t.s.d.forUpdate, tm.Name).Scan(&cursor); err != nil {
-		return err
-	}
 	cands := make([]route.Candidate, 0, len(tm.Members))
 	counts := tm.Strategy == route.LeastOpen
 	for _, name := range tm.Members {
@@ -206,17 +200,17 @@ func (t *tx) assignOwner(cat *routingCatalog, tm *teamInfo, c *contact.Contact, 
 			cands[i].Open = open[cands[i].Owner]
 		}
 	}
-	owner, next := route.Pick(tm.Strategy, cands, cursor, c.Country, cat.rules.ZonesOf(c.Country))
-	if owner == "" {
-		return nil
-	}
-	if _, err := t.exec("UPDATE teams SET cursor = ? WHERE name = ?", next, tm.Name); err != nil {
+	owner, turn, err := t.takeTurn(tm.Name, func(cursor int64) (string, int64) {
+		return route.Pick(tm.Strategy, cands, cursor, c.Country, cat.rules.ZonesOf(c.Country))
+	})
+	if err != nil || owner == "" {
 		return err
 	}
 	if _, err := t.exec("UPDATE contacts SET owner = ?, updated_at = ? WHERE id = ?", owner, ms(now), c.ID); err != nil {
 		return err
 	}
-	props := map[string]any{"owner": owner, "team": tm.Name, "strategy": tm.Strategy, "routing_version": cat.version}
+	props := map[string]any{"owner": owner, "team": tm.Name, "strategy": tm.Strategy, "routing_version": cat.version,
+		"turn": turn}
 	if rule != "" {
 		props["rule"] = rule
 	} else {
@@ -230,6 +224,47 @@ func (t *tx) assignOwner(cat *routingCatalog, tm *teamInfo, c *contact.Contact, 
 	}
 	c.Owner, c.UpdatedAt = owner, now
 	return t.appendSystemEvent(c.ID, event.OwnerAssigned, "routing", now, props)
+}
+
+// takeTurn reads the team's cursor, picks with it and moves it, under
+// the team row's lock, so that two leads arriving at once take two turns.
+// It returns the owner picked and the cursor after the turn: the order in
+// which turns were taken, which commits need not follow.
+//
+// On PostgreSQL this is a short transaction of its own: in the lead's,
+// the lock would be held until the whole group of writes sharing it
+// commits, and every lead of the team would queue behind that group. A
+// turn taken for a lead whose transaction then fails is lost: the next
+// lead goes to the owner after, as if that lead had been assigned.
+func (t *tx) takeTurn(team string, pick func(cursor int64) (string, int64)) (string, int64, error) {
+	turn := func(q func(string, ...any) *sql.Row, exec func(string, ...any) (sql.Result, error)) (string, int64, error) {
+		var cursor int64
+		if err := q("SELECT cursor FROM teams WHERE name = ?"+t.s.d.forUpdate, team).Scan(&cursor); err != nil {
+			return "", 0, err
+		}
+		owner, next := pick(cursor)
+		if owner == "" || next == cursor {
+			return owner, next, nil
+		}
+		_, err := exec("UPDATE teams SET cursor = ? WHERE name = ?", next, team)
+		return owner, next, err
+	}
+	if t.s.d.name != "postgres" {
+		return turn(t.queryRow, t.exec) // the single writer: nothing runs beside
+	}
+	own, err := t.s.w.BeginTx(t.ctx, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	defer own.Rollback()
+	owner, next, err := turn(func(query string, args ...any) *sql.Row { return own.QueryRowContext(t.ctx, t.s.q(query), args...) },
+		func(query string, args ...any) (sql.Result, error) {
+			return own.ExecContext(t.ctx, t.s.q(query), args...)
+		})
+	if err != nil {
+		return "", 0, err
+	}
+	return owner, next, own.Commit()
 }
 
 // openLeads counts the candidates' open leads (neither won nor lost).

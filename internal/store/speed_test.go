@@ -338,9 +338,9 @@ func TestRoundRobinSkipsAbsent(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		// In the order the assignments were made (event ids), owners alternate.
+		// In the order the turns were taken, owners alternate.
 		type assignment struct {
-			event int64
+			turn  int64
 			owner string
 		}
 		var all []assignment
@@ -353,11 +353,11 @@ func TestRoundRobinSkipsAbsent(t *testing.T) {
 				if e.Type == event.OwnerAssigned {
 					var p map[string]any
 					json.Unmarshal(e.Properties, &p)
-					all = append(all, assignment{e.ID, p["owner"].(string)})
+					all = append(all, assignment{int64(p["turn"].(float64)), p["owner"].(string)})
 				}
 			}
 		}
-		slices.SortFunc(all, func(a, b assignment) int { return int(a.event - b.event) })
+		slices.SortFunc(all, func(a, b assignment) int { return int(a.turn - b.turn) })
 		if len(all) != 50 {
 			t.Fatalf("%d assignments; want 50", len(all))
 		}
