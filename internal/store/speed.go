@@ -162,8 +162,15 @@ func (t *tx) leadData(cat *routingCatalog, tm *teamInfo, o *ownerInfo, c *contac
 			data["owner_name"] = o.Name
 		}
 	}
+	// The booking link: an external scheduler when the rules name one,
+	// else the owner's booking page (the team's when there is no owner),
+	// made absolute by the dispatcher.
 	if u := cat.rules.First().BookingURL; u != "" {
 		data["booking_url"] = u
+	} else if o != nil {
+		data["booking_path"] = "/book/" + o.Name
+	} else {
+		data["booking_path"] = "/book/team/" + tm.Name
 	}
 	if !callAt.IsZero() {
 		loc := tm.cal.Loc

@@ -137,6 +137,9 @@ func TestSaturdayNightLead(t *testing.T) {
 		if at := ms[0].Data["call_at"]; at != "Monday 30 November at 09:00 (Europe/Paris)" {
 			t.Errorf("call_at %q", at)
 		}
+		if p := ms[0].Data["booking_path"]; p != "/book/alice" {
+			t.Errorf("booking_path %q; want alice's booking page", p)
+		}
 		tasks, _, err := s.ListTasks(ctx, store.ListTasksParams{ContactID: c.ID, Limit: 10})
 		if err != nil || len(tasks) != 1 || tasks[0].Owner != "alice" || tasks[0].Kind != "call" ||
 			!tasks[0].DueAt.Equal(time.Date(2026, 11, 30, 9, 15, 0, 0, paris)) {
