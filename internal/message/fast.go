@@ -135,6 +135,12 @@ func lookup(path []string, c *contact.Contact, extra map[string]any, escape bool
 		if v == nil {
 			return "", true
 		}
+		if t, ok := v.(Text); ok {
+			if escape {
+				return html.EscapeString(string(t)), true
+			}
+			return string(t), true
+		}
 		s, ok := v.(string)
 		return s, ok
 	}

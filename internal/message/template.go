@@ -103,9 +103,14 @@ func Check(t Template, extra ...string) error {
 	return nil
 }
 
-// Render applies a template to a contact. Contact data is HTML-escaped in
-// the HTML body (a contact named <script> reads as text); extra values are
-// the sender's own (links it made) and are not escaped.
+// Text is an extra value that is text from others (a visitor's notes, an
+// owner's name): HTML-escaped in the HTML body like contact data.
+type Text string
+
+// Render applies a template to a contact. Contact data and Text values are
+// HTML-escaped in the HTML body (a contact named <script> reads as text);
+// other extra values are the sender's own (links it made, a layout's
+// content) and are not escaped.
 func Render(t Template, c *contact.Contact, extra map[string]any) (Rendered, error) {
 	ct, err := Compile(t)
 	if err != nil {
@@ -223,6 +228,10 @@ func (ct *Compiled) Render(c *contact.Contact, extra map[string]any) (Rendered, 
 			// {% if contact.segments contains "warm-intent" %}.
 			plain["contact"].(map[string]any)["segments"] = v
 			escaped["contact"].(map[string]any)["segments"] = v
+			continue
+		}
+		if t, ok := v.(Text); ok {
+			plain[k], escaped[k] = string(t), html.EscapeString(string(t))
 			continue
 		}
 		plain[k], escaped[k] = v, v

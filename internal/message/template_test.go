@@ -57,6 +57,32 @@ func TestRenderEscapesContactDataInHTMLOnly(t *testing.T) {
 	}
 }
 
+// TestRenderEscapesTextExtras: extra values marked Text (a visitor's
+// notes) are escaped in the HTML body like contact data, on the fast path
+// and through Liquid; other extras (links the sender made) are not.
+func TestRenderEscapesTextExtras(t *testing.T) {
+	c := &contact.Contact{FirstName: "Ann"}
+	extra := map[string]any{"notes": Text(`<img src=x onerror=alert(1)> & co`), "link": "https://x.test/?a=1&b=2"}
+	for name, html := range map[string]string{
+		"fast":   `<p>{{ notes }} <a href="{{ link }}">go</a></p>`,
+		"liquid": `<p>{% if contact.first_name %}{{ notes }}{% endif %} <a href="{{ link }}">go</a></p>`,
+	} {
+		got, err := Render(Template{Subject: "{{ notes }}", HTML: html, Text: "{{ notes }}"}, c, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(got.HTML, "<img") || !strings.Contains(got.HTML, "&lt;img src=x onerror=alert(1)&gt; &amp; co") {
+			t.Errorf("%s: html = %q; want the notes as text", name, got.HTML)
+		}
+		if !strings.Contains(got.HTML, `href="https://x.test/?a=1&b=2"`) {
+			t.Errorf("%s: html = %q; want the link as the sender made it", name, got.HTML)
+		}
+		if want := "<img src=x onerror=alert(1)> & co"; got.Text != want || got.Subject != want {
+			t.Errorf("%s: text %q subject %q; want the notes as written", name, got.Text, got.Subject)
+		}
+	}
+}
+
 func TestRenderKeepsTheSubjectOnOneLine(t *testing.T) {
 	got, err := Render(Template{Subject: "Hi {{ contact.first_name }}", Text: "x"}, &contact.Contact{FirstName: "Ada\r\nBcc: all@example.com"}, nil)
 	if err != nil {
