@@ -1,5 +1,5 @@
 // Package examples holds the journeys and templates shipped with Nurture
-// (sequences A, B and C and the first-contact templates), holidays files
+// (sequences A, B and C, the first-contact and meeting templates), holidays files
 // and a speed-to-lead setup (owners, teams, routing rules), and installs
 // them: `nurture journeys examples`.
 package examples

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/nurturehq/nurture/internal/channel/email"
+	"github.com/nurturehq/nurture/internal/message"
 	"github.com/nurturehq/nurture/internal/store"
 	"github.com/nurturehq/nurture/internal/track"
 )
@@ -61,6 +62,7 @@ const (
 	PathUnsubscribe = "/u/"
 	PathPreferences = "/p/"
 	PathConfirm     = "/c/"
+	PathMeeting     = "/m/"
 )
 
 // Routes send the mail of sending domains saved through the API: their DKIM
@@ -129,8 +131,16 @@ func (d *Dispatcher) composeEmail(m *store.Outgoing) (*email.Message, error) {
 		"confirm_url": base + PathConfirm + e.Signer.Confirm(c.ID), "segments": m.Segments}
 	for k, v := range m.Data {
 		if _, ours := extra[k]; !ours || k == "booking_url" {
-			extra[k] = v
+			extra[k] = message.Text(v) // a visitor's notes, an owner's name: text
 		}
+	}
+	// A meeting's emails link to the page that cancels or reschedules it;
+	// a booking page named by its path is linked on this server.
+	if id, err := strconv.ParseInt(m.Data["meeting_id"], 10, 64); err == nil && id > 0 {
+		extra["meeting_url"] = base + PathMeeting + e.Signer.Meeting(id)
+	}
+	if p := m.Data["booking_path"]; m.Data["booking_url"] == "" && strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") {
+		extra["booking_url"] = base + p
 	}
 	// Tracking: links rewritten once per template version when they can be,
 	// per message otherwise (a layout, links made by Liquid).

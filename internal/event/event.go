@@ -59,9 +59,12 @@ const (
 	BANTUpdated      = "bant_updated"
 	Converted        = "converted"
 	MeetingNoShow    = "meeting_no_show"
-	SegmentEntered   = "segment_entered"
-	SegmentExited    = "segment_exited"
-	SLAEscalated     = "sla_escalated"
+	// A booked meeting was moved or called off (booking pages, the API).
+	MeetingRescheduled = "meeting_rescheduled"
+	MeetingCancelled   = "meeting_cancelled"
+	SegmentEntered     = "segment_entered"
+	SegmentExited      = "segment_exited"
+	SLAEscalated       = "sla_escalated"
 )
 
 // Type describes a standard event type.
@@ -107,6 +110,8 @@ var Registry = []Type{
 	{BANTUpdated, "a BANT criterion was recorded; properties criterion, confirmed, by", true},
 	{Converted, "the contact converted (an outcome for backtests and reports)", false},
 	{MeetingNoShow, "the contact did not attend a booked meeting", false},
+	{MeetingRescheduled, "a booked meeting was moved; properties meeting_id, owner, start, from", false},
+	{MeetingCancelled, "a booked meeting was called off; properties meeting_id, owner, start", false},
 	{SLAEscalated, "a level of the first-contact SLA fell due; properties level, at, owner, notified, reassigned_to, breached, text", true},
 }
 

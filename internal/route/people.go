@@ -42,7 +42,61 @@ type Team struct {
 	Lead     string   `json:"lead,omitempty" yaml:"lead,omitempty"`       // notified at breach
 	Manager  string   `json:"manager,omitempty" yaml:"manager,omitempty"` // notified at twice the target
 	Members  []string `json:"members" yaml:"members"`
+	// Booking cuts the team's booking page, and the pages of owners whose
+	// first team (by name) it is, into slots; nil: DefaultBooking.
+	Booking *BookingSettings `json:"booking,omitempty" yaml:"booking,omitempty"`
 }
+
+// BookingSettings is a Booking as people write it: durations such as
+// "30m", "1h30m" or "14d". A setting left empty keeps DefaultBooking's;
+// step "0" (or none) starts a slot every meeting length.
+type BookingSettings struct {
+	Length  string `json:"length,omitempty" yaml:"length,omitempty" maxLength:"16" doc:"meeting length, 15m to 4h (default 30m)"`
+	Buffer  string `json:"buffer,omitempty" yaml:"buffer,omitempty" maxLength:"16" doc:"free time kept before and after every meeting, 0 to 2h (default 10m)"`
+	Notice  string `json:"notice,omitempty" yaml:"notice,omitempty" maxLength:"16" doc:"the earliest slot is this far from now, 0 to 14d (default 2h)"`
+	Horizon string `json:"horizon,omitempty" yaml:"horizon,omitempty" maxLength:"16" doc:"slots are offered up to this far ahead, 1d to 90d (default 14d)"`
+	Step    string `json:"step,omitempty" yaml:"step,omitempty" maxLength:"16" doc:"a slot starts every step, 5m to 4h, dividing an hour or whole hours (default: the length)"`
+}
+
+// Booking is the settings over DefaultBooking, validated. Errors are
+// *Error on "booking.length", "booking.buffer"…; a nil b is DefaultBooking.
+func (b *BookingSettings) Booking() (Booking, error) {
+	out := DefaultBooking
+	if b == nil {
+		return out, nil
+	}
+	for _, f := range []struct {
+		name, v string
+		dst     *time.Duration
+	}{{"length", b.Length, &out.Length}, {"buffer", b.Buffer, &out.Buffer}, {"notice", b.Notice, &out.Notice},
+		{"horizon", b.Horizon, &out.Horizon}, {"step", b.Step, &out.Step}} {
+		v := strings.TrimSpace(f.v)
+		if v == "" {
+			continue
+		}
+		d, err := score.ParseDuration(v)
+		if err != nil || len(v) > 16 {
+			return Booking{}, &Error{"booking." + f.name, fmt.Sprintf("%q is not a duration; write it like 30m, 1h30m or 14d", shorten(v))}
+		}
+		*f.dst = d
+	}
+	if err := out.Validate(); err != nil {
+		e := err.(*Error)
+		return Booking{}, &Error{"booking." + e.Field, e.Reason}
+	}
+	return out, nil
+}
+
+// clip shortens what is echoed back in an error.
+func shorten(s string) string {
+	if utf8.RuneCountInString(s) <= 20 {
+		return s
+	}
+	return string([]rune(s)[:20]) + "…"
+}
+
+// IsName reports whether s can be the name of an owner or a team.
+func IsName(s string) bool { return slugRE.MatchString(s) }
 
 // Limits on owners and teams.
 const (
@@ -99,7 +153,8 @@ func (o *Owner) Check() (Hours, *time.Location, error) {
 }
 
 // Check validates and normalises a team (the strategy defaulted), given
-// which owners exist, returning its hours and zone. Errors are *Error.
+// which owners exist, returning its hours and zone. Errors are *Error;
+// those of the booking settings are on "booking.length" and so on.
 func (t *Team) Check(ownerExists func(string) bool) (Hours, *time.Location, error) {
 	if !slugRE.MatchString(t.Name) {
 		return Hours{}, nil, &Error{"name", "1 to 64 of a-z 0-9 _ . - starting with a letter or digit"}
@@ -140,6 +195,9 @@ func (t *Team) Check(ownerExists func(string) bool) (Hours, *time.Location, erro
 		if f.v != "" && (!slugRE.MatchString(f.v) || !ownerExists(f.v)) {
 			return Hours{}, nil, &Error{f.field, fmt.Sprintf("no owner %q; create it first", f.v)}
 		}
+	}
+	if _, err := t.Booking.Booking(); err != nil {
+		return Hours{}, nil, err
 	}
 	return h, loc, nil
 }

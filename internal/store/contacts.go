@@ -356,8 +356,10 @@ func (t *tx) writeContact(p WriteContactParams) (WriteContactResult, error) {
 	if err := t.recordConsents(res.Contact.ID, p.Consents, p.Source, now); err != nil {
 		return res, err
 	}
-	if res.Created && p.Source != "import" {
-		// A new lead is answered at once; an import is not a request.
+	if res.Created && p.Source != "import" && p.Source != SourceBooking {
+		// A new lead is answered at once; an import is not a request, and
+		// a booking is answered by its meeting (whose owner becomes the
+		// lead's: see bookMeeting).
 		if err := t.speedToLead(&res.Contact, now); err != nil {
 			return res, err
 		}

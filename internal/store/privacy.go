@@ -61,6 +61,10 @@ func (s *Store) EraseContact(ctx context.Context, id int64, source string) error
 			"DELETE FROM bant WHERE contact_id = ?",
 			"UPDATE tasks SET outcome = NULL, title = kind WHERE contact_id = ?",
 			"UPDATE outbox SET reply = NULL WHERE contact_id = ?",
+			// Meetings stay for the reports, without what was written about
+			// them; the invitations queued name the person.
+			"UPDATE meetings SET notes = NULL, outcome_notes = NULL WHERE contact_id = ?",
+			"UPDATE outbox SET calendar = NULL, data = NULL WHERE contact_id = ? AND calendar IS NOT NULL",
 		} {
 			if _, err := t.exec(q, id); err != nil {
 				return err

@@ -337,19 +337,25 @@ func (s *Store) PutTeam(ctx context.Context, in route.Team) (Team, bool, error) 
 		if in.Members == nil {
 			members = []byte("[]")
 		}
+		var booking any // NULL: the default booking
+		if in.Booking != nil && *in.Booking != (route.BookingSettings{}) {
+			b, _ := json.Marshal(in.Booking)
+			booking = string(b)
+		}
 		now := ms(t.s.now())
 		res, err := t.exec(`UPDATE teams SET strategy = ?, time_zone = ?, hours = ?, holidays = ?, team_lead = ?, manager = ?,
-			members = ?, updated_at = ? WHERE name = ?`,
-			in.Strategy, in.TimeZone, string(hours), null(in.Holidays), null(in.Lead), null(in.Manager), string(members), now, in.Name)
+			members = ?, booking = ?, updated_at = ? WHERE name = ?`,
+			in.Strategy, in.TimeZone, string(hours), null(in.Holidays), null(in.Lead), null(in.Manager), string(members), booking,
+			now, in.Name)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			created = true
-			if _, err := t.exec(`INSERT INTO teams (name, strategy, time_zone, hours, holidays, team_lead, manager, members, cursor,
-				created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+			if _, err := t.exec(`INSERT INTO teams (name, strategy, time_zone, hours, holidays, team_lead, manager, members, booking,
+				cursor, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 				in.Name, in.Strategy, in.TimeZone, string(hours), null(in.Holidays), null(in.Lead), null(in.Manager),
-				string(members), now, now); err != nil {
+				string(members), booking, now, now); err != nil {
 				return err
 			}
 		}
@@ -366,7 +372,7 @@ func (s *Store) PutTeam(ctx context.Context, in route.Team) (Team, bool, error) 
 }
 
 func (s *Store) readTeams(ctx context.Context, db rowQuerier, where string, args ...any) ([]Team, error) {
-	q := "SELECT name, strategy, time_zone, hours, holidays, team_lead, manager, members, created_at, updated_at FROM teams"
+	q := "SELECT name, strategy, time_zone, hours, holidays, team_lead, manager, members, booking, created_at, updated_at FROM teams"
 	if where != "" {
 		q += " WHERE " + where
 	}
@@ -381,9 +387,9 @@ func (s *Store) readTeams(ctx context.Context, db rowQuerier, where string, args
 	for rows.Next() {
 		var tm Team
 		var hours, members string
-		var holidays, lead, manager sql.NullString
+		var holidays, lead, manager, booking sql.NullString
 		var created, updated int64
-		if err := rows.Scan(&tm.Name, &tm.Strategy, &tm.TimeZone, &hours, &holidays, &lead, &manager, &members,
+		if err := rows.Scan(&tm.Name, &tm.Strategy, &tm.TimeZone, &hours, &holidays, &lead, &manager, &members, &booking,
 			&created, &updated); err != nil {
 			return nil, s.dbErr("read teams", err)
 		}
@@ -391,6 +397,10 @@ func (s *Store) readTeams(ctx context.Context, db rowQuerier, where string, args
 		tm.CreatedAt, tm.UpdatedAt = fromMS(created), fromMS(updated)
 		_ = json.Unmarshal([]byte(hours), &tm.Hours)
 		_ = json.Unmarshal([]byte(members), &tm.Members)
+		if booking.Valid {
+			tm.Booking = &route.BookingSettings{}
+			_ = json.Unmarshal([]byte(booking.String), tm.Booking)
+		}
 		out = append(out, tm)
 	}
 	if err := rows.Err(); err != nil {
@@ -538,7 +548,8 @@ type routingCatalog struct {
 
 type teamInfo struct {
 	Team
-	cal route.Calendar
+	cal     route.Calendar
+	booking route.Booking // how its booking page cuts slots
 }
 
 type ownerInfo struct {
@@ -648,6 +659,10 @@ func (s *Store) loadRouting(ctx context.Context, db rowQuerier, gen int64) (*rou
 			loc = time.UTC
 		}
 		ti.cal = route.Calendar{Loc: loc, Hours: hours}
+		ti.booking = route.DefaultBooking // kept when stored settings are refused (PutTeam refuses them)
+		if b, err := tm.Booking.Booking(); err == nil {
+			ti.booking = b
+		}
 		if tm.Holidays != "" {
 			days, ok := closed[tm.Holidays]
 			if !ok {

@@ -23,7 +23,14 @@ const (
 var TemplateVariables = []string{"unsubscribe_url", "preferences_url", "booking_url", "confirm_url", "content",
 	// Speed to lead: the lead's team and owner, when the team will call
 	// (first touch), and the escalation (an SLA reminder to the team).
-	"team", "owner_name", "owner_email", "call_at", "sla_due", "sla_level", "sla_at", "recipient_role"}
+	"team", "owner_name", "owner_email", "call_at", "sla_due", "sla_level", "sla_at", "recipient_role",
+	// Meetings (meetings.go): when, how long, in which zone, the link to
+	// cancel or reschedule, the notes written when booking (the visitor's
+	// text, escaped in HTML like every value a message is queued with),
+	// and, when it moved, meeting_rescheduled ("true") and the previous
+	// start.
+	"meeting_url", "meeting_start", "meeting_end", "meeting_time_zone", "meeting_length", "meeting_notes",
+	"meeting_rescheduled", "meeting_previous_start"}
 
 // ErrTemplateNotFound means no template has that name.
 var ErrTemplateNotFound = errors.New("template not found")

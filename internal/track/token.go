@@ -28,6 +28,7 @@ const (
 	KindUnsubscribe Kind = 3 // one-click unsubscribe of a contact, from a message or not
 	KindPreferences Kind = 4 // a contact's preference page
 	KindConfirm     Kind = 5 // a double opt-in confirmation of a contact's consent
+	KindMeeting     Kind = 6 // the page to cancel or reschedule a booked meeting
 )
 
 func (k Kind) String() string {
@@ -42,18 +43,22 @@ func (k Kind) String() string {
 		return "preferences"
 	case KindConfirm:
 		return "confirm"
+	case KindMeeting:
+		return "meeting"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 // Token is what a parsed token says. Message is 0 for a preferences token
 // and for an unsubscribe token made without a message; Contact is 0 for
-// open and click tokens; URL is set for click tokens only.
+// open and click tokens; URL is set for click tokens only; Meeting for
+// meeting tokens only.
 type Token struct {
 	Kind    Kind
 	Message int64
 	Contact int64
 	URL     string
+	Meeting int64
 }
 
 // Sizes, in bytes.
@@ -87,6 +92,7 @@ var ErrInvalidToken = errors.New("invalid token")
 //	unsubscribe  contact, message (0 when none)
 //	preferences  contact
 //	confirm      contact
+//	meeting      meeting
 //
 // and the MAC is HMAC-SHA256 over everything before it, truncated. The
 // server keeps nothing per token: a click token carries its own target, so
@@ -156,6 +162,13 @@ func (s *Signer) Preferences(contact int64) string {
 // contact must be positive: the token of any other id does not parse.
 func (s *Signer) Confirm(contact int64) string {
 	return s.seal(binary.AppendUvarint(head(KindConfirm), uint64(contact)))
+}
+
+// Meeting returns the token of the link that cancels or reschedules a
+// booked meeting. meeting must be positive: the token of any other id
+// does not parse.
+func (s *Signer) Meeting(meeting int64) string {
+	return s.seal(binary.AppendUvarint(head(KindMeeting), uint64(meeting)))
 }
 
 func head(k Kind) []byte {
@@ -232,6 +245,8 @@ func decode(b []byte) (Token, bool) {
 		t.Message = r.id(true)
 	case KindPreferences, KindConfirm:
 		t.Contact = r.id(false)
+	case KindMeeting:
+		t.Meeting = r.id(false)
 	default:
 		return Token{}, false
 	}

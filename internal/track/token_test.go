@@ -58,6 +58,8 @@ func TestRoundTrip(t *testing.T) {
 		{"unsubscribe without message", s.Unsubscribe(9, 0), Token{Kind: KindUnsubscribe, Contact: 9}},
 		{"preferences", s.Preferences(123456789), Token{Kind: KindPreferences, Contact: 123456789}},
 		{"confirm", s.Confirm(77), Token{Kind: KindConfirm, Contact: 77}},
+		{"meeting", s.Meeting(31), Token{Kind: KindMeeting, Meeting: 31}},
+		{"meeting max id", s.Meeting(1<<63 - 1), Token{Kind: KindMeeting, Meeting: 1<<63 - 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +122,9 @@ func TestNonPositiveIDsDoNotParse(t *testing.T) {
 		"open min int64":        s.Open(-1 << 63),
 		"unsubscribe min int64": s.Unsubscribe(-1<<63, 0),
 		"preferences min int64": s.Preferences(-1 << 63),
+		"meeting 0":             s.Meeting(0),
+		"meeting negative":      s.Meeting(-7),
+		"meeting min int64":     s.Meeting(-1 << 63),
 	} {
 		if got, err := s.Parse(tok); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("%s: Parse = %+v, %v; want ErrInvalidToken", name, got, err)
@@ -135,6 +140,7 @@ func tokens(t testing.TB, s *Signer) map[string]string {
 		"unsubscribe": s.Unsubscribe(5, 42),
 		"preferences": s.Preferences(5),
 		"confirm":     s.Confirm(5),
+		"meeting":     s.Meeting(5),
 	}
 }
 
@@ -187,10 +193,13 @@ func TestKindConfusion(t *testing.T) {
 			}
 		}
 	}
-	// Open(n), Preferences(n) and Confirm(n) have the same shape; they
-	// must differ.
-	if s.Open(5) == s.Preferences(5) || s.Preferences(5) == s.Confirm(5) {
+	// Open(n), Preferences(n), Confirm(n) and Meeting(n) have the same
+	// shape; they must differ, and a meeting's token manages no contact.
+	if s.Open(5) == s.Preferences(5) || s.Preferences(5) == s.Confirm(5) || s.Confirm(5) == s.Meeting(5) {
 		t.Error("tokens of one shape and different kinds are equal")
+	}
+	if got, err := s.Parse(s.Meeting(5)); err != nil || got.Kind != KindMeeting || got.Contact != 0 || got.Message != 0 {
+		t.Errorf("Parse(Meeting(5)) = %+v, %v; want a meeting token and nothing else", got, err)
 	}
 	got, err := s.Parse(s.Preferences(5))
 	if err != nil || got.Kind != KindPreferences {
@@ -270,6 +279,8 @@ func TestParseRejects(t *testing.T) {
 		"varint not minimal": forge(s, []byte{version, byte(KindOpen), 0xaa, 0x00}),
 		"unsub no message":   forge(s, []byte{version, byte(KindUnsubscribe), 5}),
 		"unsub contact 0":    forge(s, []byte{version, byte(KindUnsubscribe), 0, 5}),
+		"meeting id 0":       forge(s, []byte{version, byte(KindMeeting), 0}),
+		"meeting two ids":    forge(s, []byte{version, byte(KindMeeting), 5, 5}),
 		"click no url":       forge(s, []byte{version, byte(KindClick), 5}),
 		"click relative":     forge(s, append([]byte{version, byte(KindClick), 5}, "/x"...)),
 		"click javascript":   forge(s, append([]byte{version, byte(KindClick), 5}, "javascript:alert(1)"...)),
@@ -323,6 +334,8 @@ func FuzzParse(f *testing.F) {
 			again = s.Preferences(got.Contact)
 		case KindConfirm:
 			again = s.Confirm(got.Contact)
+		case KindMeeting:
+			again = s.Meeting(got.Meeting)
 		default:
 			t.Fatalf("Parse returned kind %v", got.Kind)
 		}

@@ -15,7 +15,8 @@ CREATE TABLE meetings (
     status       TEXT NOT NULL,          -- booked, cancelled, held, no_show
     sequence     INTEGER NOT NULL,
     source       TEXT NOT NULL,          -- booking page or api
-    notes        TEXT,
+    notes        TEXT,                   -- written when booking (the visitor's, or the API's)
+    outcome_notes TEXT,                  -- written with the outcome (held, no_show)
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL
 );
