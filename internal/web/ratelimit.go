@@ -48,7 +48,7 @@ func (l *limiter) allow(client string, now time.Time) bool {
 
 // isPublic says whether a path is a public page or hook.
 func isPublic(path string) bool {
-	for _, p := range []string{"/t/", "/u/", "/p/", "/c/", "/hooks/"} {
+	for _, p := range []string{"/t/", "/u/", "/p/", "/c/", "/hooks/", "/book/", "/m/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

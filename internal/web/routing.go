@@ -64,13 +64,14 @@ type absenceRef struct {
 }
 
 type teamBody struct {
-	Strategy string            `json:"strategy,omitempty" enum:"round_robin,weighted,least_open,territory" doc:"default round_robin"`
-	TimeZone string            `json:"time_zone" maxLength:"64"`
-	Hours    map[string]string `json:"hours" doc:"business hours per weekday (mon..sun): \"09:00-12:00, 14:00-18:00\""`
-	Holidays string            `json:"holidays,omitempty" maxLength:"2" doc:"country whose public holidays close the team (loaded with PUT /api/v1/holidays/{country})"`
-	Lead     string            `json:"lead,omitempty" maxLength:"64" doc:"owner notified at an SLA breach"`
-	Manager  string            `json:"manager,omitempty" maxLength:"64" doc:"owner notified at twice the SLA"`
-	Members  []string          `json:"members" maxItems:"200" doc:"owners, in turn order"`
+	Strategy string                 `json:"strategy,omitempty" enum:"round_robin,weighted,least_open,territory" doc:"default round_robin"`
+	TimeZone string                 `json:"time_zone" maxLength:"64"`
+	Hours    map[string]string      `json:"hours" doc:"business hours per weekday (mon..sun): \"09:00-12:00, 14:00-18:00\""`
+	Holidays string                 `json:"holidays,omitempty" maxLength:"2" doc:"country whose public holidays close the team (loaded with PUT /api/v1/holidays/{country})"`
+	Lead     string                 `json:"lead,omitempty" maxLength:"64" doc:"owner notified at an SLA breach"`
+	Manager  string                 `json:"manager,omitempty" maxLength:"64" doc:"owner notified at twice the SLA"`
+	Members  []string               `json:"members" maxItems:"200" doc:"owners, in turn order"`
+	Booking  *route.BookingSettings `json:"booking,omitempty" doc:"how the team's booking page (and its members' own pages) cut slots; default 30m meetings, 10m buffer, 2h notice, 14d ahead"`
 }
 
 type putTeamInput struct {
@@ -231,7 +232,7 @@ func (s *Server) registerRouting(api huma.API) {
 	}, func(ctx context.Context, in *putTeamInput) (*teamOutput, error) {
 		b := in.Body
 		tm, created, err := s.store.PutTeam(ctx, route.Team{Name: in.Name, Strategy: b.Strategy, TimeZone: b.TimeZone,
-			Hours: b.Hours, Holidays: b.Holidays, Lead: b.Lead, Manager: b.Manager, Members: b.Members})
+			Hours: b.Hours, Holidays: b.Holidays, Lead: b.Lead, Manager: b.Manager, Members: b.Members, Booking: b.Booking})
 		if err != nil {
 			return nil, s.routingProblem(err)
 		}

@@ -131,7 +131,9 @@ func New(cfg Config) *Server {
 	s.registerMailConfig(api)
 	s.registerJourneys(api)
 	s.registerRouting(api)
+	s.registerMeetings(api)
 	s.registerPublic()
+	s.registerBooking()
 	s.registerHooks()
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
