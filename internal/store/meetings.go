@@ -618,22 +618,8 @@ func (t *tx) upcoming(members []pageMember, now time.Time) (map[string]int, erro
 	for _, m := range members {
 		args = append(args, m.o.Name)
 	}
-	rows, err := t.query(`SELECT owner, COUNT(*) FROM meetings WHERE status = ? AND start_at >= ?
+	return t.ownerCounts(`SELECT owner, COUNT(*) FROM meetings WHERE status = ? AND start_at >= ?
 		AND owner IN (?`+strings.Repeat(", ?", len(members)-1)+`) GROUP BY owner`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var o string
-		var n int
-		if err := rows.Scan(&o, &n); err != nil {
-			return nil, err
-		}
-		out[o] = n
-	}
-	return out, rows.Err()
 }
 
 // bookingContact finds the visitor's contact by email, or creates it. A

@@ -280,8 +280,13 @@ func (t *tx) openLeads(cands []route.Candidate) (map[string]int, error) {
 	for i, c := range cands {
 		args[i] = c.Owner
 	}
-	rows, err := t.query(`SELECT owner, COUNT(*) FROM contacts WHERE owner IN (?`+strings.Repeat(", ?", len(args)-1)+`)
+	return t.ownerCounts(`SELECT owner, COUNT(*) FROM contacts WHERE owner IN (?`+strings.Repeat(", ?", len(args)-1)+`)
 		AND status NOT IN ('won', 'lost') AND erased_at IS NULL GROUP BY owner`, args...)
+}
+
+// ownerCounts reads the rows (owner, count) a query gives.
+func (t *tx) ownerCounts(query string, args ...any) (map[string]int, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, err
 	}

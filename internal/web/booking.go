@@ -351,6 +351,27 @@ func readBody(w http.ResponseWriter, r *http.Request, form func(url.Values) erro
 }
 
 // formValue is one form field, refused when sent twice.
+// formField is a form value and where it goes.
+type formField struct {
+	name string
+	dst  *string
+}
+
+// formValues reads fields from a form: each at most once; absent or empty
+// leaves its destination as it is.
+func formValues(f url.Values, fields []formField) error {
+	for _, x := range fields {
+		val, err := formValue(f, x.name)
+		if err != nil {
+			return err
+		}
+		if val != "" {
+			*x.dst = val
+		}
+	}
+	return nil
+}
+
 func formValue(f url.Values, name string) (string, error) {
 	v := f[name]
 	if len(v) > 1 {
@@ -422,20 +443,8 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	}
 	var f bookingFields
 	if bad := readBody(w, r, func(v url.Values) error {
-		for _, x := range []struct {
-			name string
-			dst  *string
-		}{{"name", &f.Name}, {"email", &f.Email}, {"phone", &f.Phone}, {"company", &f.Company}, {"notes", &f.Notes},
-			{"start", &f.Start}, {"time_zone", &f.TimeZone}, {"tz", &f.TimeZone}} {
-			val, err := formValue(v, x.name)
-			if err != nil {
-				return err
-			}
-			if val != "" {
-				*x.dst = val
-			}
-		}
-		return nil
+		return formValues(v, []formField{{"name", &f.Name}, {"email", &f.Email}, {"phone", &f.Phone},
+			{"company", &f.Company}, {"notes", &f.Notes}, {"start", &f.Start}, {"time_zone", &f.TimeZone}, {"tz", &f.TimeZone}})
 	}, &f); bad != nil {
 		s.bookingRefused(w, r, asJSON, bad, &bookingView{Title: "Not booked", Back: r.URL.Path})
 		return
@@ -637,19 +646,8 @@ func (s *Server) manageMeeting(w http.ResponseWriter, r *http.Request) {
 		TimeZone string `json:"time_zone,omitempty"`
 	}
 	if bad := readBody(w, r, func(v url.Values) error {
-		for _, x := range []struct {
-			name string
-			dst  *string
-		}{{"action", &in.Action}, {"start", &in.Start}, {"time_zone", &in.TimeZone}, {"tz", &in.TimeZone}} {
-			val, err := formValue(v, x.name)
-			if err != nil {
-				return err
-			}
-			if val != "" {
-				*x.dst = val
-			}
-		}
-		return nil
+		return formValues(v, []formField{{"action", &in.Action}, {"start", &in.Start}, {"time_zone", &in.TimeZone},
+			{"tz", &in.TimeZone}})
 	}, &in); bad != nil {
 		s.bookingRefused(w, r, asJSON, bad, &bookingView{Title: "Not changed", Back: r.URL.Path})
 		return
